@@ -1,0 +1,10 @@
+"""promkit: tools for operators of Prometheus-compatible metrics stacks."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("promkit")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

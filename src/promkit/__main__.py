@@ -1,0 +1,3 @@
+from promkit.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""The ``promkit`` root command. Each tool registers its own sub-commands here."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from promkit import __version__
+from promkit.core.console import report_error, stderr
+from promkit.core.errors import PromkitError
+
+# (module, attribute, command name): the typer app each tool exposes. A tool module is
+# imported only when the root command is built, never at package import time.
+TOOL_APPS: tuple[tuple[str, str, str], ...] = ()
+# Single commands that are not groups: (module, function, command name).
+TOOL_COMMANDS: tuple[tuple[str, str, str], ...] = ()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"promkit {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    """Build the root command with every registered tool."""
+    app = typer.Typer(
+        name="promkit",
+        help="Tools for Prometheus-compatible metrics stacks (VictoriaMetrics, Prometheus).",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
+    ) -> None:
+        """promkit: support bundles, bundle import, load tests, web metrics, volume backups."""
+
+    for module, attr, name in TOOL_APPS:
+        app.add_typer(getattr(importlib.import_module(module), attr), name=name)
+    for module, attr, name in TOOL_COMMANDS:
+        app.command(name=name)(getattr(importlib.import_module(module), attr))
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: run the CLI, turning every error into a message and an exit code."""
+    try:
+        build_app()(args=list(argv) if argv is not None else None, prog_name="promkit")
+    except PromkitError as exc:
+        report_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence against tracebacks
+        if os.environ.get("PROMKIT_DEBUG"):
+            raise
+        stderr.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", markup=True)
+        stderr.print("hint: this is a bug in promkit; rerun with PROMKIT_DEBUG=1 for a traceback")
+        sys.exit(70)

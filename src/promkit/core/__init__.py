@@ -1,0 +1,1 @@
+"""Code shared by several promkit tools; nothing tool-specific lives here."""
