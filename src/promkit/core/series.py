@@ -1,0 +1,446 @@
+"""Series values and the VictoriaMetrics JSON-lines codec.
+
+One line per series, as ``/api/v1/export`` writes and ``/api/v1/import`` reads::
+
+    {"metric":{"__name__":"up","job":"a"},"values":[1,0.5,+Inf],"timestamps":[1700000000000,...]}
+
+The decoder is tolerant, because real exports are not always valid JSON: VictoriaMetrics
+1.79 writes the bare tokens ``+Inf``, ``-Inf`` and ``NaN``, other tools write ``null``,
+``"NaN"``, ``"Infinity"``, numbers as strings or booleans. A point that cannot be read is
+skipped and counted; it never drops the whole series. Only a line that is not a series at
+all raises ``DataError``.
+
+The encoder writes what VictoriaMetrics' import accepts: finite numbers as JSON numbers and
+non-finite values as the bare tokens ``+Inf``, ``-Inf``, ``NaN`` (VM 1.79 rejects strings
+and ``null`` in ``values`` and then drops the whole line).
+
+``rewrite_metric`` is the fast path for label rewriting: it parses only the ``"metric"``
+object and passes the value and timestamp arrays through as raw bytes (about 6x faster
+than a full decode and re-encode; see ``bench/codec.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+
+from promkit.core.errors import DataError
+
+__all__ = [
+    "DecodeStats",
+    "Labels",
+    "Sample",
+    "Series",
+    "decode_line",
+    "encode_line",
+    "encode_series",
+    "iter_lines",
+    "iter_series",
+    "rewrite_metric",
+]
+
+
+class Labels(Mapping[str, str]):
+    """An immutable, hashable label set kept sorted by label name (byte order of UTF-8)."""
+
+    __slots__ = ("_d", "_hash", "_pb")
+
+    def __init__(self, labels: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> None:
+        items = labels.items() if isinstance(labels, Mapping) else labels
+        self._d: dict[str, str] = dict(sorted(items))
+        self._hash: int | None = None
+        # Lazily filled by the remote-write encoder: the labels' protobuf bytes.
+        self._pb: bytes | None = None
+
+    def __getitem__(self, name: str) -> str:
+        return self._d[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._d
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(tuple(self._d.items()))
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Labels):
+            return self._d == other._d
+        if isinstance(other, Mapping):
+            return self._d == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._d.items())
+        return f"Labels({{{inner}}})"
+
+    @property
+    def name(self) -> str:
+        """The metric name (``__name__``), empty if absent."""
+        return self._d.get("__name__", "")
+
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self._d.items())
+
+    def to_dict(self) -> dict[str, str]:
+        """A fresh, mutable copy."""
+        return dict(self._d)
+
+    def with_labels(self, updates: Mapping[str, str]) -> Labels:
+        """A copy with ``updates`` set (overwriting labels of the same name)."""
+        return Labels({**self._d, **updates})
+
+    def without(self, names: Iterable[str]) -> Labels:
+        drop = set(names)
+        return Labels((k, v) for k, v in self._d.items() if k not in drop)
+
+
+class Sample(NamedTuple):
+    value: float
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series: labels plus parallel lists of values and millisecond timestamps."""
+
+    labels: Labels
+    values: list[float]
+    timestamps: list[int]
+
+    def __post_init__(self) -> None:
+        if len(self.values) != len(self.timestamps):
+            raise DataError(
+                f"series {self.labels.name or '{}'} has {len(self.values)} values "
+                f"but {len(self.timestamps)} timestamps"
+            )
+
+    @classmethod
+    def of(
+        cls,
+        labels: Mapping[str, str] | Labels,
+        values: Sequence[float],
+        timestamps: Sequence[int],
+    ) -> Series:
+        lab = labels if isinstance(labels, Labels) else Labels(labels)
+        return cls(lab, list(values), list(timestamps))
+
+    @property
+    def name(self) -> str:
+        return self.labels.name
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def samples(self) -> Iterator[Sample]:
+        return map(Sample._make, zip(self.values, self.timestamps, strict=True))
+
+
+@dataclass
+class DecodeStats:
+    """What a decoder saw; shared by a whole stream."""
+
+    lines: int = 0
+    series: int = 0
+    samples: int = 0
+    skipped_points: int = 0
+    bad_lines: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few bad-line messages
+
+    def note_error(self, message: str, keep: int = 10) -> None:
+        self.bad_lines += 1
+        if len(self.errors) < keep:
+            self.errors.append(message)
+
+
+# ------------------------------------------------------------------------- line splitting
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Split a byte stream into lines (without ``\\n`` / ``\\r\\n``), skipping blank lines.
+
+    No length limit: a line may span any number of chunks. Memory holds one partial line.
+    """
+    pending = bytearray()
+    for chunk in chunks:
+        if not chunk:
+            continue
+        parts = bytes(chunk).split(b"\n")
+        if len(parts) == 1:
+            pending += parts[0]
+            continue
+        first = parts[0]
+        if pending:
+            pending += first
+            first = bytes(pending)
+            pending.clear()
+        parts[0] = first
+        pending += parts.pop()
+        for line in parts:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line and not line.isspace():
+                yield line
+    if pending:
+        line = bytes(pending).rstrip(b"\r")
+        if line and not line.isspace():
+            yield line
+
+
+# ------------------------------------------------------------------------- decoding
+
+# A JSON string (skipped as is) or a bare non-finite token outside strings (quoted).
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|([+-]?(?:Infinity|Inf|NaN))', re.DOTALL)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_SPECIAL = {
+    "nan": math.nan,
+    "+nan": math.nan,
+    "-nan": math.nan,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-inf": -math.inf,
+    "-infinity": -math.inf,
+}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _quote_token(m: re.Match[bytes]) -> bytes:
+    tok = m.group(1)
+    return m.group(0) if tok is None else b'"' + tok + b'"'
+
+
+def _load(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        first = exc
+    fixed = _TOKENS.sub(_quote_token, line) if (b"Inf" in line or b"NaN" in line) else line
+    if fixed is not line:
+        try:
+            return orjson.loads(fixed)
+        except orjson.JSONDecodeError:
+            pass
+    try:  # the stdlib reads what orjson refuses: 1e400, huge integers
+        return json.loads(fixed)
+    except ValueError:
+        raise DataError(
+            f"not a JSON line: {first}",
+            hint="Each line must be one JSON object as /api/v1/export writes it.",
+        ) from None
+
+
+def _value(v: Any) -> float | None:
+    t = type(v)
+    if t is float:
+        return float(v)
+    if t is int:
+        return int(v) if _INT64[0] <= v <= _INT64[1] else float(v)
+    if t is bool:
+        return 1 if v else 0
+    if t is str:
+        s = v.strip()
+        special = _SPECIAL.get(s.lower())
+        if special is not None:
+            return special
+        if _NUMBER.fullmatch(s):
+            return float(s)
+    return None  # null, objects, garbage: the point is skipped
+
+
+def _timestamp(t: Any) -> int | None:
+    kind = type(t)
+    if kind is int:
+        return int(t) if _INT64[0] <= t <= _INT64[1] else None
+    if kind is float and math.isfinite(t) and t == int(t):
+        return int(t)
+    if kind is str and _NUMBER.fullmatch(t.strip()):
+        return _timestamp(float(t))
+    return None
+
+
+def _points(line: bytes, values: Any, timestamps: Any) -> tuple[list[float], list[int], int]:
+    if type(values) is not list or type(timestamps) is not list:
+        raise DataError('"values" and "timestamps" must be arrays')
+    # Fast path: all numbers and integer timestamps, checked in C by array(); booleans
+    # would pass array('d'), so a line that mentions them takes the slow path.
+    if len(values) == len(timestamps):
+        vi = line.find(b'"values"')
+        if line.find(b"true", vi) < 0 and line.find(b"false", vi) < 0:
+            try:
+                array("d", values)
+                array("q", timestamps)
+                return values, timestamps, 0
+            except (TypeError, OverflowError):
+                pass
+    vals: list[float] = []
+    tss: list[int] = []
+    for v, t in zip(values, timestamps, strict=False):
+        fv = _value(v)
+        ts = _timestamp(t)
+        if fv is not None and ts is not None:
+            vals.append(fv)
+            tss.append(ts)
+    skipped = max(len(values), len(timestamps)) - len(vals)
+    return vals, tss, skipped
+
+
+def _metric(obj: Any) -> dict[str, str]:
+    if type(obj) is not dict:
+        raise DataError('"metric" must be an object of label names to values')
+    for k, v in obj.items():
+        if type(v) is not str:
+            if v is None or isinstance(v, dict | list):
+                raise DataError(f"label {k!r} has a non-string value {v!r}")
+            obj[k] = orjson.dumps(v).decode() if type(v) is bool else str(v)
+    return obj
+
+
+def decode_line(line: bytes) -> tuple[Series, int]:
+    """One JSON line to ``(series, skipped_points)``; ``DataError`` if it is no series."""
+    obj = _load(line)
+    if type(obj) is not dict or "metric" not in obj:
+        raise DataError(
+            'a line without a "metric" object',
+            hint='Expected {"metric":{...},"values":[...],"timestamps":[...]} per line.',
+        )
+    metric = _metric(obj["metric"])
+    values, timestamps, skipped = _points(line, obj.get("values", []), obj.get("timestamps", []))
+    return Series(Labels(metric), values, timestamps), skipped
+
+
+def iter_series(
+    lines: Iterable[bytes], *, stats: DecodeStats | None = None, strict: bool = False
+) -> Iterator[Series]:
+    """Decode lines to series; bad lines are counted in ``stats`` (or raise when strict)."""
+    st = stats if stats is not None else DecodeStats()
+    for line in lines:
+        st.lines += 1
+        try:
+            series, skipped = decode_line(line)
+        except DataError as exc:
+            msg = f"line {st.lines}: {exc.message}"
+            if strict:
+                raise DataError(msg, hint=exc.hint) from None
+            st.note_error(msg)
+            continue
+        st.series += 1
+        st.samples += len(series.timestamps)
+        st.skipped_points += skipped
+        yield series
+
+
+# ------------------------------------------------------------------------- encoding
+
+
+def _float_token(v: float) -> bytes:
+    if v != v:
+        return b"NaN"
+    if v == math.inf:
+        return b"+Inf"
+    if v == -math.inf:
+        return b"-Inf"
+    return orjson.dumps(v)
+
+
+def _encode_values(values: Sequence[float]) -> bytes:
+    out = orjson.dumps(values)
+    if b"null" not in out:
+        return out
+    # orjson writes NaN and +-Inf as null; VictoriaMetrics wants the bare tokens.
+    if any(v is None for v in values):
+        raise DataError("cannot encode a null value: drop the point instead")
+    return b"[" + b",".join(map(_float_token, values)) + b"]"
+
+
+def encode_line(
+    metric: Mapping[str, str], values: Sequence[float], timestamps: Sequence[int]
+) -> bytes:
+    """One import line, ending in ``\\n``."""
+    m = _plain(metric)
+    try:
+        return b"".join(
+            (
+                b'{"metric":',
+                orjson.dumps(m),
+                b',"values":',
+                _encode_values(values),
+                b',"timestamps":',
+                orjson.dumps(timestamps),
+                b"}\n",
+            )
+        )
+    except TypeError as exc:
+        raise DataError(f"cannot encode series {dict(m)!r}: {exc}") from None
+
+
+def encode_series(series: Series) -> bytes:
+    return encode_line(series.labels, series.values, series.timestamps)
+
+
+_PREFIX = b'{"metric":'
+_CUT = b',"values":['
+
+
+def rewrite_metric(
+    line: bytes,
+    rewrite: Callable[[dict[str, str]], Mapping[str, str]],
+    *,
+    stats: DecodeStats | None = None,
+) -> bytes:
+    """Apply ``rewrite`` to the labels of one line, leaving the points untouched.
+
+    For lines in VictoriaMetrics' own layout only the ``metric`` object is parsed and the
+    value/timestamp arrays are copied as bytes (bare ``+Inf``/``NaN`` stay as they are).
+    Other layouts, and points VictoriaMetrics would refuse (strings, ``null``, booleans),
+    are decoded and re-encoded in full (skipped points go to ``stats``).
+    Returns the new line ending in ``\\n``; raises ``DataError`` if it is no series.
+    """
+    # ',"values":[' cannot occur inside a JSON string (a quote there is escaped), so the
+    # first one ends the metric object; orjson refuses the slice unless it is one object.
+    if line.startswith(_PREFIX):
+        cut = line.find(_CUT)
+        if cut > 0:
+            try:
+                metric = orjson.loads(line[10:cut])
+            except orjson.JSONDecodeError:
+                metric = None
+            if type(metric) is dict and all(type(v) is str for v in metric.values()):
+                tail = line[cut:].rstrip()
+                if tail.endswith(b"}") and _plain_points(tail):
+                    new = _plain(rewrite(metric))
+                    return b"".join((_PREFIX, orjson.dumps(new), tail, b"\n"))
+    series, skipped = decode_line(line)
+    if stats is not None:
+        stats.skipped_points += skipped
+    return encode_line(rewrite(series.labels.to_dict()), series.values, series.timestamps)
+
+
+def _plain_points(tail: bytes) -> bool:
+    """True if the arrays hold only numbers and bare tokens VictoriaMetrics imports as is."""
+    return (
+        tail.count(b'"') == 4
+        and b"null" not in tail
+        and b"true" not in tail
+        and b"false" not in tail
+    )
+
+
+def _plain(metric: Mapping[str, str]) -> dict[str, str]:
+    if isinstance(metric, Labels):
+        return metric._d
+    return metric if type(metric) is dict else dict(metric)
