@@ -10,8 +10,10 @@ import pytest
 from support.servers import (
     IN_CI,
     ServerUnavailable,
+    VMAuthServer,
     VMServer,
     start_victoria_metrics,
+    start_vmauth,
 )
 
 
@@ -55,3 +57,16 @@ def vm_factory(servers_dir: Path) -> Iterator[Callable[..., VMServer]]:
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def vmauth(servers_dir: Path, vm: VMServer) -> Iterator[VMAuthServer]:
+    """vmauth in front of the session ``vm`` with basic/bearer users and managed-style tenant
+    routes; see ``VMAuthServer`` for the route table and the exact error answers."""
+    try:
+        server = start_vmauth(servers_dir, vm)
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()

@@ -1,0 +1,96 @@
+"""Each real-server fixture really serves what its docstring promises."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from support.servers import VMAuthServer
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000) - 60_000  # export's default end is "now"
+
+
+@pytest.mark.parametrize("auth_kind", ["basic", "bearer"])
+def test_vmauth_rw_queries_work_with_basic_and_bearer_auth(
+    vmauth: VMAuthServer, auth_kind: str
+) -> None:
+    ts = _now_ms()
+    vmauth.vm.seed("vmauth_fixture_q", {"job": f"j-{auth_kind}"}, [7], [ts])
+    auth = vmauth.basic_auth if auth_kind == "basic" else None
+    headers = vmauth.bearer_headers if auth_kind == "bearer" else None
+    base = vmauth.tenant_base()
+    assert base.endswith("/1011/rw/prometheus")
+    with httpx.Client(auth=auth, headers=headers) as client:
+        r = client.get(
+            f"{base}/api/v1/query", params={"query": "vmauth_fixture_q", "time": ts / 1000}
+        )
+        assert r.status_code == 200, r.text
+        jobs = {row["metric"]["job"] for row in r.json()["data"]["result"]}
+        assert f"j-{auth_kind}" in jobs
+        start, end = ts / 1000 - 60, ts / 1000 + 60
+        checks: list[tuple[str, dict[str, str | float]]] = [
+            ("query_range", {"query": "vmauth_fixture_q", "start": start, "end": end, "step": 15}),
+            ("series", {"match[]": "vmauth_fixture_q", "start": start, "end": end}),
+            ("labels", {"start": start, "end": end}),
+            ("label/job/values", {"start": start, "end": end}),
+        ]
+        for path, params in checks:
+            r = client.get(f"{base}/api/v1/{path}", params=params)
+            assert r.status_code == 200, (path, r.text)
+            assert r.json()["status"] == "success"
+        assert f"j-{auth_kind}" in client.get(f"{base}/api/v1/label/job/values").json()["data"]
+
+
+def test_vmauth_export_only_under_non_rw_base(vmauth: VMAuthServer) -> None:
+    ts = _now_ms()
+    vmauth.vm.seed("vmauth_fixture_export", {"job": "exp"}, [1.5], [ts])
+    with httpx.Client(auth=vmauth.basic_auth) as client:
+        ok = client.post(
+            f"{vmauth.export_base(1011)}/api/v1/export",
+            data={"match[]": "vmauth_fixture_export"},
+            headers={"Accept-Encoding": "identity"},
+        )
+        assert ok.status_code == 200, ok.text
+        assert b'"__name__":"vmauth_fixture_export"' in ok.content
+        assert b"[1.5]" in ok.content
+
+        missing = client.post(
+            f"{vmauth.tenant_base(1011)}/api/v1/export", data={"match[]": "vmauth_fixture_export"}
+        )
+        assert missing.status_code == 400
+        assert 'missing route for "/1011/rw/prometheus/api/v1/export"' in missing.text
+
+
+def test_vmauth_rejects_missing_and_wrong_credentials(vmauth: VMAuthServer) -> None:
+    url = f"{vmauth.tenant_base()}/api/v1/labels"
+    assert httpx.get(url).status_code == 401
+    wrong = httpx.get(url, auth=(vmauth.username, "not-the-password"))
+    assert wrong.status_code == 400
+    assert "cannot find the provided auth token" in wrong.text
+    assert httpx.get(url, headers={"Authorization": "Bearer nope"}).status_code == 400
+    assert httpx.get(f"{vmauth.url}/health").status_code == 200
+    assert b"vmauth_" in httpx.get(f"{vmauth.url}/metrics").content
+
+
+def test_vmauth_imports_through_rw_route(vmauth: VMAuthServer) -> None:
+    ts = _now_ms()
+    line = (
+        b'{"metric":{"__name__":"vmauth_fixture_import","job":"imp"},"values":[3],"timestamps":[%d]}\n'
+        % ts
+    )
+
+    def chunks() -> Iterator[bytes]:  # chunked request body, as a streaming importer sends it
+        yield line
+
+    r = httpx.post(
+        f"{vmauth.tenant_base()}/api/v1/import", content=chunks(), headers=vmauth.bearer_headers
+    )
+    assert r.status_code == 204, r.text
+    vmauth.vm.flush()
+    rows = vmauth.vm.export('{__name__="vmauth_fixture_import"}')
+    assert [row["values"] for row in rows] == [[3]]
