@@ -1,0 +1,569 @@
+"""A synchronous client for the Prometheus / VictoriaMetrics HTTP API.
+
+``TSDBClient(conn)`` wraps one ``httpx.Client`` built by ``Connection.client()``. Every
+transport or HTTP failure becomes a ``PromkitError`` with a hint; upstream text is scrubbed
+of the connection's secrets before it reaches a message or a log line.
+
+Flavour detection (``validate``) uses signals observed on the real binaries:
+- vmauth serves its own ``/metrics`` (``vmauth_*`` series) whatever its routes are, answers
+  401 ``missing `Authorization` request header`` without credentials and 400 ``cannot find
+  the provided auth token`` for wrong ones; proxied answers carry a second
+  ``X-Server-Hostname`` header;
+- VictoriaMetrics exposes ``vm_app_version`` (empty version labels in Debian's 1.79 build)
+  and, on single-node, storage series such as ``vm_rows``; vmselect lives under
+  ``/select/<tenant>/prometheus``;
+- Prometheus answers ``/api/v1/status/buildinfo`` with its version and exposes
+  ``prometheus_build_info``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote as urlquote
+
+import httpx
+import orjson
+from pydantic import BaseModel
+
+from promkit.core.connection import VMSELECT_HINT, Connection, PathKind
+from promkit.core.errors import (
+    AuthError,
+    ConnectError,
+    DataError,
+    PromkitError,
+    UnsupportedError,
+    UpstreamError,
+    UsageError,
+)
+from promkit.core.promql import validate_label_name
+
+log = logging.getLogger("promkit.tsdb")
+
+EXPORT_CHUNK = 1 << 20
+_VM_ERROR_PREFIX = re.compile(r'remoteAddr: "[^"]*"; requestURI: \S*; ?')
+_LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+class Flavour(StrEnum):
+    VMSINGLE = "vmsingle"
+    VMSELECT = "vmselect"
+    VMAUTH = "vmauth"
+    PROMETHEUS = "prometheus"
+    UNKNOWN = "unknown"
+
+
+_FLAVOUR_NAMES = {
+    Flavour.VMSINGLE: "VictoriaMetrics single-node",
+    Flavour.VMSELECT: "VictoriaMetrics cluster (vmselect)",
+    Flavour.VMAUTH: "vmauth (VictoriaMetrics auth proxy)",
+    Flavour.PROMETHEUS: "Prometheus",
+    Flavour.UNKNOWN: "Prometheus-compatible API",
+}
+
+
+class Attempt(BaseModel):
+    endpoint: str
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+
+
+class ValidationResult(BaseModel):
+    flavour: Flavour
+    version: str | None
+    endpoint: str
+    api_base_path: str
+    tenant_id: str | None
+    attempts: list[Attempt]
+    message: str
+    export_endpoint: str | None = None
+    import_endpoint: str | None = None
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """Labels of one exposition-format line's ``{...}`` part (escapes undone)."""
+    out: dict[str, str] = {}
+    for name, raw in _LABEL_PAIR.findall(text):
+        out[name] = raw.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
+    return out
+
+
+def _ts(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _strip_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+class ExportStream(Iterator[bytes]):
+    """Raw body chunks of a streaming export; closes the response when done or closed."""
+
+    def __init__(self, response: httpx.Response, client: TSDBClient, chunk_size: int) -> None:
+        self._response = response
+        self._client = client
+        self._chunks = response.iter_bytes(chunk_size)
+        self.bytes_read = 0
+
+    def __iter__(self) -> ExportStream:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self.close()
+            raise
+        except httpx.HTTPError as exc:
+            self.close()
+            raise self._client._transport_error(exc, str(self._response.url), "export") from None
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> ExportStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TSDBClient:
+    """Prometheus/VictoriaMetrics API client. Use as a context manager or call ``close()``."""
+
+    def __init__(self, conn: Connection, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.conn = conn
+        self._http = conn.client(transport=transport)
+        self._secrets = sorted(set(conn.secrets()), key=len, reverse=True)
+
+    def __enter__(self) -> TSDBClient:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"TSDBClient({self.conn!r})"
+
+    # ------------------------------------------------------------------ plumbing
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret of the connection replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _transport_error(self, exc: httpx.HTTPError, url: str, what: str) -> PromkitError:
+        where = self.conn.origin
+        reason = self.scrub(str(exc)) or type(exc).__name__
+        net_hint = (
+            f"Check the URL ({self.conn.display_url}) and that the server is running and "
+            "reachable from here; behind a proxy check HTTP_PROXY/HTTPS_PROXY/NO_PROXY."
+        )
+        if isinstance(exc, httpx.TimeoutException):
+            return ConnectError(
+                f"{what}: no answer from {where} for {self.conn.timeout_seconds:g}s",
+                hint=net_hint + " Raise the timeout for slow servers.",
+            )
+        if isinstance(exc, httpx.ProxyError):
+            return ConnectError(f"proxy error reaching {where}: {reason}", hint=net_hint)
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            return UsageError(f"invalid URL {_strip_query(url)}: {reason}", hint=net_hint)
+        if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
+            return ConnectError(
+                f"TLS error talking to {where}: {reason}",
+                hint="Pass the server's CA with ca_file (--ca-file), or skip_tls_verify for a "
+                "test server only.",
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return ConnectError(f"cannot connect to {where}: {reason}", hint=net_hint)
+        return ConnectError(f"{what}: connection to {where} failed: {reason}", hint=net_hint)
+
+    def _send(
+        self, method: str, url: str, what: str, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        try:
+            request = self._http.build_request(method, url, **kwargs)
+            response = self._http.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            log.debug("%s %s failed: %s", method, _strip_query(url), type(exc).__name__)
+            raise self._transport_error(exc, url, what) from None
+        log.debug("%s %s -> %s", method, _strip_query(url), response.status_code)
+        return response
+
+    def _body_message(self, response: httpx.Response) -> str:
+        try:
+            text = response.read().decode("utf-8", "replace")
+        except httpx.HTTPError:
+            text = ""
+        try:
+            doc = orjson.loads(text)
+            if isinstance(doc, dict) and doc.get("error"):
+                text = str(doc["error"])
+        except orjson.JSONDecodeError:
+            pass
+        text = _VM_ERROR_PREFIX.sub("", " ".join(self.scrub(text).split()))
+        return text[:300] + ("..." if len(text) > 300 else "")
+
+    def _http_error(self, response: httpx.Response, what: str) -> PromkitError:
+        status = response.status_code
+        url = _strip_query(str(response.url))
+        msg = self._body_message(response)
+        low = msg.lower()
+        if status in (401, 403) or "cannot find the provided auth token" in low:
+            if "missing `authorization`" in low or (status == 401 and not self.conn.secrets()):
+                return AuthError(
+                    f"{self.conn.origin} requires credentials (HTTP {status})",
+                    hint="Set basic auth, a bearer token or an auth header (vmauth and most "
+                    "proxies need one).",
+                )
+            return AuthError(f"credentials refused by {self.conn.origin} (HTTP {status})")
+        if "cannot parse accountid" in low or "missing accountid" in low:
+            return UsageError(
+                f"{self.conn.display_url} looks like a VictoriaMetrics cluster URL without a "
+                "tenant",
+                hint=VMSELECT_HINT,
+            )
+        unsupported = "unsupported path" in low or "missing route" in low
+        if what == "export" and (status == 404 or unsupported):
+            return UnsupportedError(
+                f"{self.conn.export_base_url} has no export API (HTTP {status})",
+                hint="Prometheus has no /api/v1/export; use query_range instead.",
+            )
+        if what == "import" and (status == 404 or unsupported):
+            return UnsupportedError(
+                f"{self.conn.import_base_url} has no import API (HTTP {status})",
+                hint="Import needs VictoriaMetrics (single-node, vminsert or vmauth in front).",
+            )
+        if (unsupported or status == 404) and self.conn.kind is PathKind.SELECT:
+            return UsageError(
+                f"{self.conn.display_url} is not a VictoriaMetrics cluster endpoint: {msg}",
+                hint="For a single-node server or Prometheus drop the /select/<tenant>/prometheus "
+                "path, e.g. http://host:8428.",
+            )
+        if unsupported or status == 404:
+            return UpstreamError(
+                f"{url}: HTTP {status}{': ' + msg if msg else ''}",
+                hint="Check the URL path: is this a Prometheus-compatible API? A cluster needs "
+                "/select/<tenant>/prometheus.",
+            )
+        if status in (400, 422) and what in ("query", "query_range", "series", "labels"):
+            return UsageError(
+                f"the server rejected the {what}: {msg}",
+                hint="Check the query syntax and label names.",
+            )
+        if status in (400, 422) and what == "import":
+            return DataError(f"the server rejected the imported data: {msg}")
+        if status == 429:
+            return UpstreamError(f"{url}: rate limited (HTTP 429)", hint="Retry later.")
+        return UpstreamError(f"{what} failed: {url}: HTTP {status}{': ' + msg if msg else ''}")
+
+    def _api(self, method: str, endpoint: str, what: str, **kwargs: Any) -> Any:
+        """Call a JSON API endpoint on the query base and return its ``data``."""
+        url = self.conn.api_url(endpoint)
+        response = self._send(method, url, what, **kwargs)
+        if response.status_code >= 300:
+            raise self._http_error(response, what)
+        try:
+            doc = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(
+                f"{_strip_query(url)} did not answer with Prometheus API JSON",
+                hint="Check the URL: it must point at a Prometheus-compatible API.",
+            ) from None
+        if not isinstance(doc, dict) or doc.get("status") != "success":
+            err = doc.get("error") if isinstance(doc, dict) else None
+            raise UpstreamError(f"{what} failed: {self.scrub(str(err or doc))[:300]}")
+        return doc.get("data")
+
+    @staticmethod
+    def _range(start: float | None, end: float | None) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if start is not None:
+            out["start"] = _ts(start)
+        if end is not None:
+            out["end"] = _ts(end)
+        return out
+
+    # ------------------------------------------------------------------ reads
+    def query(self, q: str, time: float | None = None) -> list[dict[str, Any]]:
+        form = {"query": q, **({"time": _ts(time)} if time is not None else {})}
+        data = self._api("POST", "query", "query", data=form)
+        return _result(data)
+
+    def query_range(self, q: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        form = {"query": q, "start": _ts(start), "end": _ts(end), "step": _ts(step)}
+        return _result(self._api("POST", "query_range", "query_range", data=form))
+
+    def series(
+        self,
+        match: Sequence[str],
+        start: float | None = None,
+        end: float | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, str]]:
+        form: dict[str, Any] = {"match[]": list(match), **self._range(start, end)}
+        if limit is not None:
+            form["limit"] = str(limit)
+        data = self._api("POST", "series", "series", data=form)
+        result: list[dict[str, str]] = list(data or [])
+        return result[:limit] if limit is not None else result
+
+    def label_names(
+        self, match: Sequence[str] = (), start: float | None = None, end: float | None = None
+    ) -> list[str]:
+        form: dict[str, Any] = {**self._range(start, end)}
+        if match:
+            form["match[]"] = list(match)
+        return list(self._api("POST", "labels", "labels", data=form) or [])
+
+    def label_values(
+        self,
+        name: str,
+        match: Sequence[str] = (),
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[str]:
+        validate_label_name(name)
+        params: dict[str, Any] = {**self._range(start, end)}
+        if match:
+            params["match[]"] = list(match)
+        endpoint = f"label/{urlquote(name, safe='')}/values"
+        return list(self._api("GET", endpoint, "labels", params=params) or [])
+
+    def export(
+        self,
+        match: Sequence[str],
+        start: float | None = None,
+        end: float | None = None,
+        *,
+        chunk_size: int = EXPORT_CHUNK,
+    ) -> ExportStream:
+        """Stream ``/api/v1/export`` (VM JSON lines) as raw body chunks.
+
+        The request is sent here, so a server without an export API raises
+        ``UnsupportedError`` at once. Iterate the result to the end or close it.
+        """
+        url = self.conn.api_url("export", base=self.conn.export_base_url)
+        form: dict[str, Any] = {"match[]": list(match), **self._range(start, end)}
+        response = self._send(
+            "POST", url, "export", stream=True, data=form, headers={"Accept-Encoding": "identity"}
+        )
+        if response.status_code >= 300:
+            try:
+                raise self._http_error(response, "export")
+            finally:
+                response.close()
+        return ExportStream(response, self, chunk_size)
+
+    # ------------------------------------------------------------------ writes
+    def import_stream(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        gzip: bool = False,
+        extra_labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """Stream VM JSON lines to ``/api/v1/import`` (chunked POST, bounded memory).
+
+        ``gzip=True`` compresses on the fly and sends ``Content-Encoding: gzip``.
+        ``extra_labels`` are added to every imported series by the server.
+        """
+        url = self.conn.api_url("import", base=self.conn.import_base_url)
+        params = [
+            ("extra_label", f"{validate_label_name(k)}={v}")
+            for k, v in (extra_labels or {}).items()
+        ]
+        headers = {"Content-Type": "application/json"}
+        body: Iterable[bytes] = chunks
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+            body = _gzip(chunks)
+        response = self._send("POST", url, "import", params=params, content=body, headers=headers)
+        if response.status_code >= 300:
+            raise self._http_error(response, "import")
+
+    # ------------------------------------------------------------------ server info
+    def metrics_text(self) -> str | None:
+        """The server's own ``/metrics`` (at the origin), or None if not reachable."""
+        try:
+            response = self._send("GET", self.conn.origin + "/metrics", "metrics")
+        except PromkitError:
+            return None
+        if response.status_code != 200:
+            return None
+        return response.text
+
+    def flags(self) -> dict[str, str]:
+        """VictoriaMetrics command-line flags from ``flag{name=,value=}`` in ``/metrics``.
+
+        Empty when ``/metrics`` is not reachable or is not VictoriaMetrics. Behind vmauth these
+        are vmauth's own flags.
+        """
+        text = self.metrics_text() or ""
+        out: dict[str, str] = {}
+        for line in text.splitlines():
+            if line.startswith("flag{"):
+                labels = parse_labels(line[4 : line.rfind("}") + 1])
+                if "name" in labels:
+                    out[labels["name"]] = labels.get("value", "")
+        return out
+
+    def validate(self) -> ValidationResult:
+        """Check that the API answers and tell which server it is.
+
+        Raises ConnectError/AuthError/UsageError/UpstreamError; the attempts made so far are
+        attached to the exception as ``attempts`` (a list of ``Attempt``).
+        """
+        attempts: list[Attempt] = []
+
+        def attempt(method: str, url: str, what: str, **kw: Any) -> httpx.Response | None:
+            shown = _strip_query(url)
+            try:
+                response = self._send(method, url, what, **kw)
+            except PromkitError as exc:
+                attempts.append(Attempt(endpoint=shown, ok=False, error=exc.message))
+                return None
+            ok = response.status_code < 300
+            err = None if ok else f"HTTP {response.status_code}: {self._body_message(response)}"
+            attempts.append(Attempt(endpoint=shown, ok=ok, status=response.status_code, error=err))
+            return response
+
+        probe_url = self.conn.api_url("query")
+        try:
+            probe = self._send("GET", probe_url, "query", params={"query": "vector(1)"})
+            if probe.status_code >= 300:
+                raise self._http_error(probe, "query")
+            doc = orjson.loads(probe.content)
+            if not isinstance(doc, dict) or doc.get("status") != "success":
+                raise UpstreamError(
+                    f"{probe_url} did not answer like a Prometheus API",
+                    hint="Check the URL: it must point at a Prometheus-compatible API.",
+                )
+        except orjson.JSONDecodeError:
+            error: PromkitError = UpstreamError(
+                f"{probe_url} did not answer with Prometheus API JSON",
+                hint="Check the URL: it must point at a Prometheus-compatible API.",
+            )
+            attempts.append(Attempt(endpoint=probe_url, ok=False, error=error.message))
+            error.attempts = attempts  # type: ignore[attr-defined]
+            raise error from None
+        except PromkitError as exc:
+            attempts.append(Attempt(endpoint=probe_url, ok=False, error=exc.message))
+            exc.attempts = attempts  # type: ignore[attr-defined]
+            raise
+        attempts.append(Attempt(endpoint=probe_url, ok=True, status=probe.status_code))
+        proxied = len(probe.headers.get_list("x-server-hostname")) >= 2
+        vm_header = "x-server-hostname" in probe.headers
+
+        flavour, version = Flavour.UNKNOWN, None
+        metrics = attempt("GET", self.conn.origin + "/metrics", "metrics")
+        text = metrics.text if metrics is not None and metrics.status_code == 200 else ""
+        families = _families(text)
+        if "vmauth_http_requests_total" in families or any(
+            f.startswith("vmauth_") for f in families
+        ):
+            flavour = Flavour.VMAUTH
+        elif "vm_app_version" in families:
+            storage = "vm_rows" in families or "vm_data_size_bytes" in families
+            flavour = Flavour.VMSELECT if self.conn.is_cluster or not storage else Flavour.VMSINGLE
+        elif "prometheus_build_info" in families:
+            flavour = Flavour.PROMETHEUS
+        elif proxied:
+            flavour = Flavour.VMAUTH
+        elif vm_header:
+            flavour = Flavour.VMSELECT if self.conn.is_cluster else Flavour.VMSINGLE
+        if flavour in (Flavour.VMAUTH, Flavour.VMSINGLE, Flavour.VMSELECT):
+            labels = _first_labels(text, "vm_app_version")
+            version = labels.get("short_version") or labels.get("version") or None
+        elif flavour is Flavour.PROMETHEUS:
+            version = _first_labels(text, "prometheus_build_info").get("version") or None
+        if flavour in (Flavour.PROMETHEUS, Flavour.UNKNOWN):
+            info = attempt("GET", self.conn.api_url("status/buildinfo"), "buildinfo")
+            data = _json_data(info)
+            if data.get("version") and ("revision" in data or "goVersion" in data):
+                flavour = Flavour.PROMETHEUS
+                version = version or str(data["version"])
+
+        shown_version = version or "(version unknown: the server does not report it)"
+        message = f"{_FLAVOUR_NAMES[flavour]} {shown_version} at {self.conn.display_url}"
+        if self.conn.tenant_id is not None:
+            message += f", tenant {self.conn.tenant_id}"
+        return ValidationResult(
+            flavour=flavour,
+            version=version,
+            endpoint=self.conn.display_url,
+            api_base_path=self.conn.base_path,
+            tenant_id=self.conn.tenant_id,
+            attempts=attempts,
+            message=message,
+            export_endpoint=None if flavour is Flavour.PROMETHEUS else self.conn.export_base_url,
+            import_endpoint=None if flavour is Flavour.PROMETHEUS else self.conn.import_base_url,
+        )
+
+
+def _families(text: str) -> set[str]:
+    names: set[str] = set()
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            end = min((i for i in (line.find("{"), line.find(" ")) if i >= 0), default=len(line))
+            names.add(line[:end])
+    return names
+
+
+def _first_labels(text: str, family: str) -> dict[str, str]:
+    for line in text.splitlines():
+        if line.startswith(family + "{"):
+            return parse_labels(line[len(family) : line.rfind("}") + 1])
+    return {}
+
+
+def _json_data(response: httpx.Response | None) -> dict[str, Any]:
+    if response is None or response.status_code != 200:
+        return {}
+    try:
+        doc = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _result(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, dict):
+        return []
+    result = data.get("result")
+    if data.get("resultType") in ("scalar", "string"):
+        return [{"metric": {}, "value": result}]
+    return list(result or [])
+
+
+def _gzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    comp = zlib.compressobj(6, zlib.DEFLATED, 31)
+    for chunk in chunks:
+        out = comp.compress(chunk)
+        if out:
+            yield out
+    yield comp.flush()
+
+
+__all__ = [
+    "Attempt",
+    "ExportStream",
+    "Flavour",
+    "TSDBClient",
+    "ValidationResult",
+    "parse_labels",
+]
