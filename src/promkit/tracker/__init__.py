@@ -1,0 +1,1 @@
+"""promkit tracker: the multi-user web metrics service."""

@@ -1,0 +1,156 @@
+"""``/api/v1/auth/*``: signup, signin, refresh, logout, me.
+
+Signup answers the same for a new and an existing email (no enumeration) and hands out no
+tokens: the client signs in next. Signin does the same bcrypt work for unknown emails and
+opens a new token family without ending the user's other sessions.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from promkit.core.errors import AuthError
+from promkit.tracker.deps import AuthLimit, ContextDep, CurrentUser, SessionDep
+from promkit.tracker.envelope import Envelope, ok
+from promkit.tracker.models import User
+from promkit.tracker.passwords import MAX_PASSWORD_BYTES
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def normalize_email(value: str) -> str:
+    """Trim and lower-case; dots and plus tags are kept (they can be distinct mailboxes)."""
+    email = value.strip().lower()
+    if len(email) > 320 or not EMAIL_RE.match(email):
+        raise ValueError("not a valid email address")
+    return email
+
+
+def check_password(value: str) -> str:
+    if len(value) < 8:
+        raise ValueError("password must have at least 8 characters")
+    if len(value.encode()) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
+    return value
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+class SignupIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+    name: str | None = Field(None, min_length=1, max_length=255)
+
+    _email = field_validator("email")(normalize_email)
+    _password = field_validator("password")(check_password)
+
+
+class SignupOut(BaseModel):
+    email: str
+
+
+class SigninIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokensOut(BaseModel):
+    accessToken: str
+    refreshToken: str
+    tokenType: str = "Bearer"
+    expiresIn: int
+
+
+class SessionOut(TokensOut):
+    user: UserPublic
+
+
+class RefreshIn(BaseModel):
+    refreshToken: str = Field(min_length=1, max_length=512)
+
+
+SIGNUP_MESSAGE = "If this email is not registered yet, the account now exists: sign in with it."
+
+
+@router.post(
+    "/signup",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[AuthLimit],
+    response_model=Envelope[SignupOut],
+)
+def signup(body: SignupIn, ctx: ContextDep, session: SessionDep) -> Envelope[SignupOut]:
+    password_hash = ctx.passwords.hash(body.password)  # always: same time either way
+    if session.scalar(select(User.id).where(User.email == body.email)) is None:
+        session.add(User(email=body.email, password_hash=password_hash, name=body.name))
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent signup took the email: answer the same
+            session.rollback()
+    return ok(SignupOut(email=body.email), SIGNUP_MESSAGE)
+
+
+@router.post("/signin", dependencies=[AuthLimit], response_model=Envelope[SessionOut])
+def signin(body: SigninIn, ctx: ContextDep, session: SessionDep) -> Envelope[SessionOut]:
+    try:
+        email = normalize_email(body.email)
+    except ValueError:
+        email = ""
+    user = session.scalar(select(User).where(User.email == email)) if email else None
+    if not ctx.passwords.verify(body.password, user.password_hash if user else None):
+        raise AuthError("invalid email or password", hint="check both, or sign up first")
+    assert user is not None
+    pair = ctx.tokens.issue_pair(session, user.id)
+    session.commit()
+    return ok(
+        SessionOut(
+            user=UserPublic.model_validate(user),
+            accessToken=pair.access_token,
+            refreshToken=pair.refresh_token,
+            expiresIn=ctx.tokens.access_ttl,
+        )
+    )
+
+
+@router.post("/refresh", dependencies=[AuthLimit], response_model=Envelope[TokensOut])
+def refresh(body: RefreshIn, ctx: ContextDep, session: SessionDep) -> Envelope[TokensOut]:
+    _user_id, pair = ctx.tokens.rotate(session, body.refreshToken)
+    session.commit()
+    return ok(
+        TokensOut(
+            accessToken=pair.access_token,
+            refreshToken=pair.refresh_token,
+            expiresIn=ctx.tokens.access_ttl,
+        )
+    )
+
+
+class LogoutOut(BaseModel):
+    loggedOut: bool
+
+
+@router.post("/logout", response_model=Envelope[LogoutOut])
+def logout(body: RefreshIn, ctx: ContextDep, session: SessionDep) -> Envelope[LogoutOut]:
+    ctx.tokens.revoke(session, body.refreshToken)
+    session.commit()
+    return ok(LogoutOut(loggedOut=True), "the session's refresh tokens are revoked")
+
+
+@router.get("/me", response_model=Envelope[UserPublic])
+def me(user: CurrentUser) -> Envelope[UserPublic]:
+    return ok(UserPublic.model_validate(user))
+
+
+__all__ = ["router"]
