@@ -217,7 +217,8 @@ class Connection:
             port = parts.port
             hostname = parts.hostname or ""
         except ValueError as exc:
-            raise _bad_url(raw, str(exc).split(":")[0]) from None
+            why = "invalid port (use 1-65535)" if "port" in str(exc).lower() else "cannot parse it"
+            raise _bad_url(raw, why) from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
             raise _bad_url(raw, f"unsupported scheme {scheme!r} (use http or https)")
