@@ -1,7 +1,11 @@
-"""Session-scoped real servers. In CI a server that cannot start is a failure, never a skip."""
+"""Session-scoped real servers. In CI a server that cannot start is a failure, never a skip.
+
+Every fixture is lazy: a server starts only when a test asks for it, once per session.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,12 +13,24 @@ import pytest
 
 from support.servers import (
     IN_CI,
+    GCSServer,
+    PostgresServer,
+    PrometheusServer,
+    S3Server,
     ServerUnavailable,
     VMAuthServer,
     VMServer,
+    start_gcs,
+    start_postgres,
+    start_prometheus,
+    start_s3,
     start_victoria_metrics,
     start_vmauth,
 )
+
+# gcsfs reads this once, at import time; with the default ("true") every call against the
+# GCS emulator first waits ~60 s on a gRPC probe. Set before any test imports gcsfs.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
 def _unavailable(exc: ServerUnavailable) -> None:
@@ -65,6 +81,63 @@ def vmauth(servers_dir: Path, vm: VMServer) -> Iterator[VMAuthServer]:
     routes; see ``VMAuthServer`` for the route table and the exact error answers."""
     try:
         server = start_vmauth(servers_dir, vm)
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(servers_dir: Path) -> Iterator[PrometheusServer]:
+    """Prometheus accepting remote write at ``.remote_write_url``, scraping itself every 1 s."""
+    try:
+        server = start_prometheus(servers_dir)
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(servers_dir: Path) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL 15 cluster; prefer the per-test ``postgres_db`` fixture."""
+    try:
+        server = start_postgres(servers_dir)
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_db(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database; yields its SQLAlchemy URL
+    ``postgresql+psycopg://promkit:<pw>@127.0.0.1:<port>/<db>``, dropped afterwards."""
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def s3_server(servers_dir: Path) -> Iterator[S3Server]:
+    """moto S3 server; ``make_bucket()`` per test, ``storage_options`` for s3fs."""
+    try:
+        server = start_s3(servers_dir)
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_server(servers_dir: Path) -> Iterator[GCSServer]:
+    """In-memory GCS emulator with bucket ``.bucket``; ``storage_options`` for gcsfs."""
+    try:
+        server = start_gcs(servers_dir)
     except ServerUnavailable as exc:
         _unavailable(exc)
         raise

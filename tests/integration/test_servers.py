@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import struct
 import time
+import uuid
 from collections.abc import Iterator
 
+import cramjam
 import httpx
+import psycopg
 import pytest
+import s3fs
 
-from support.servers import VMAuthServer
+from support.servers import GCSServer, PostgresServer, PrometheusServer, S3Server, VMAuthServer
 
 
 def _now_ms() -> int:
@@ -94,3 +100,71 @@ def test_vmauth_imports_through_rw_route(vmauth: VMAuthServer) -> None:
     vmauth.vm.flush()
     rows = vmauth.vm.export('{__name__="vmauth_fixture_import"}')
     assert [row["values"] for row in rows] == [[3]]
+
+
+def _write_request(metric: str, value: float, ts_ms: int) -> bytes:
+    """A one-sample prometheus.WriteRequest, protobuf-encoded by hand."""
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def field(number: int, payload: bytes) -> bytes:  # length-delimited
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    label = field(1, b"__name__") + field(2, metric.encode())
+    sample = b"\x09" + struct.pack("<d", value) + b"\x10" + varint(ts_ms)
+    return field(1, field(1, label) + field(2, sample))
+
+
+def test_prometheus_accepts_remote_write_and_scrapes_itself(prometheus: PrometheusServer) -> None:
+    assert prometheus.wait_for('up{job="prometheus"} == 1')
+    ts = int(time.time() * 1000)
+    body = bytes(cramjam.snappy.compress_raw(_write_request("promkit_rw_fixture", 42.5, ts)))
+    r = httpx.post(
+        prometheus.remote_write_url,
+        content=body,
+        headers={
+            "Content-Encoding": "snappy",
+            "Content-Type": "application/x-protobuf",
+            "X-Prometheus-Remote-Write-Version": "0.1.0",
+        },
+    )
+    assert r.status_code == 204, r.text
+    result = prometheus.wait_for("promkit_rw_fixture")
+    assert [row["value"][1] for row in result] == ["42.5"]
+
+
+def test_postgres_db_accepts_password_login(postgres_db: str, postgres: PostgresServer) -> None:
+    assert postgres_db.startswith(f"postgresql+psycopg://promkit:{postgres.password}@127.0.0.1:")
+    dsn = postgres_db.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        conn.execute("CREATE TABLE t (x int)")  # the test role owns its fresh database
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(dsn.replace(postgres.password, "wrong"))
+
+
+def test_s3_server_round_trips_through_s3fs(s3_server: S3Server) -> None:
+    bucket = s3_server.make_bucket()
+    fs = s3fs.S3FileSystem(**s3_server.storage_options)
+    payload = os.urandom(256 * 1024)
+    with fs.open(f"{bucket}/dir/blob.bin", "wb") as f:
+        f.write(payload)
+    assert fs.cat(f"{bucket}/dir/blob.bin") == payload
+    assert fs.ls(f"{bucket}/dir") == [f"{bucket}/dir/blob.bin"]
+
+
+def test_gcs_server_round_trips_through_gcsfs(gcs_server: GCSServer) -> None:
+    import gcsfs  # imported after conftest set GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT
+
+    fs = gcsfs.GCSFileSystem(**gcs_server.storage_options)
+    payload = os.urandom(64 * 1024)
+    path = f"{gcs_server.bucket}/{uuid.uuid4().hex}/blob.bin"
+    with fs.open(path, "wb") as f:
+        f.write(payload)
+    assert fs.cat(path) == payload
