@@ -67,8 +67,12 @@ NORMALISATION_CASES: list[tuple[str, dict[str, Any], tuple[str, str, str, str | 
     (
         "http://lb/insert/5/prometheus/api/v1/import",
         {},
-        ("http://lb/select/5/prometheus", "http://lb/select/5/prometheus")
-        + ("http://lb/insert/5/prometheus", "5"),
+        (
+            "http://lb/select/5/prometheus",
+            "http://lb/select/5/prometheus",
+            "http://lb/insert/5/prometheus",
+            "5",
+        ),
     ),
     ("http://vmauth:8427/1011", {}, ("http://vmauth:8427/1011/prometheus",) * 3 + ("1011",)),
     (
@@ -94,8 +98,12 @@ NORMALISATION_CASES: list[tuple[str, dict[str, Any], tuple[str, str, str, str | 
     (
         "http://proxy/team-a/rw/prometheus",
         {},
-        ("http://proxy/team-a/rw/prometheus", "http://proxy/team-a/prometheus")
-        + ("http://proxy/team-a/rw/prometheus", None),
+        (
+            "http://proxy/team-a/rw/prometheus",
+            "http://proxy/team-a/prometheus",
+            "http://proxy/team-a/rw/prometheus",
+            None,
+        ),
     ),
     ("http://proxy/prom", {}, ("http://proxy/prom",) * 3 + (None,)),
     ("http://proxy/a/b/", {}, ("http://proxy/a/b",) * 3 + (None,)),
