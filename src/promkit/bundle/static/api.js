@@ -1,0 +1,45 @@
+// The console's only network access: its own JSON API, with the per-process session token.
+// Every error is turned into an ApiError carrying the server's message and hint.
+
+const TOKEN = document.querySelector('meta[name="promkit-session"]')?.content ?? "";
+
+export class ApiError extends Error {
+  constructor(message, { status = 0, hint = null, details = {} } = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.hint = hint;
+    this.details = details;
+  }
+}
+
+export async function api(path, { method = "GET", body, signal } = {}) {
+  const headers = { "X-Promkit-Token": TOKEN, Accept: "application/json" };
+  const init = { method, headers, signal, credentials: "same-origin", cache: "no-store" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError("The promkit console is not answering.", {
+      hint: "Check that `promkit ui` is still running in your terminal, then reload this page.",
+    });
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const message = (data && typeof data.error === "string" && data.error) ||
+      `The console answered HTTP ${response.status}.`;
+    const hint = data && typeof data.hint === "string" ? data.hint : null;
+    throw new ApiError(message, { status: response.status, hint, details: data ?? {} });
+  }
+  return data;
+}

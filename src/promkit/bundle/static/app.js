@@ -1,0 +1,173 @@
+// Connection step of the promkit console: build a connection from the form, ask the local
+// server to validate it, show flavour/version/endpoint or the error and what to do next.
+// Server data is only ever written with textContent, never parsed as markup.
+
+import { api, ApiError } from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+
+const AUTH_FIELDSETS = { basic: "auth-basic", bearer: "auth-bearer", header: "auth-header" };
+
+const FLAVOUR_NAMES = {
+  vmsingle: "VictoriaMetrics single-node",
+  vmselect: "VictoriaMetrics cluster (vmselect)",
+  vmauth: "VictoriaMetrics behind vmauth",
+  prometheus: "Prometheus",
+};
+
+export function readConnection() {
+  const authType = $("auth-type").value;
+  const auth = { type: authType };
+  if (authType === "basic") {
+    auth.username = $("username").value;
+    auth.password = $("password").value;
+  } else if (authType === "bearer") {
+    auth.token = $("token").value;
+  } else if (authType === "header") {
+    auth.header_name = $("header-name").value.trim();
+    auth.header_value = $("header-value").value;
+  }
+  const connection = { url: $("url").value.trim(), auth };
+  const tenant = $("tenant").value.trim();
+  if (tenant) connection.tenant_id = tenant;
+  connection.skip_tls_verify = !$("tls-verify").checked;
+  const caFile = $("ca-file").value.trim();
+  if (caFile) connection.ca_file = caFile;
+  return connection;
+}
+
+function showAuthFields() {
+  const type = $("auth-type").value;
+  for (const [kind, id] of Object.entries(AUTH_FIELDSETS)) {
+    $(id).hidden = kind !== type;
+  }
+}
+
+function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+function addFact(list, term, value) {
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  list.append(dt, dd);
+}
+
+function renderAttempts(attempts) {
+  const box = $("attempts");
+  const list = $("attempts-list");
+  clear(list);
+  if (!Array.isArray(attempts) || attempts.length === 0) {
+    box.hidden = true;
+    return;
+  }
+  for (const attempt of attempts) {
+    const li = document.createElement("li");
+    const where = String(attempt.endpoint ?? attempt.url ?? "");
+    const ok = attempt.success ?? attempt.ok;
+    const outcome = ok ? "ok" : String(attempt.error ?? "failed");
+    li.textContent = `${where} — ${outcome}`;
+    list.append(li);
+  }
+  box.hidden = false;
+}
+
+function resetResult(kind, title) {
+  const section = $("result");
+  section.hidden = false;
+  section.classList.remove("ok", "failed");
+  section.classList.add(kind);
+  $("result-title").textContent = title;
+  clear($("result-facts"));
+  $("result-error").hidden = true;
+  $("result-hint").hidden = true;
+  return section;
+}
+
+export function renderSuccess(result) {
+  const section = resetResult("ok", "Connected");
+  const facts = $("result-facts");
+  const flavour = String(result.flavour ?? "unknown");
+  addFact(facts, "Flavour", flavour);
+  if (FLAVOUR_NAMES[flavour]) addFact(facts, "Server", FLAVOUR_NAMES[flavour]);
+  addFact(facts, "Version", String(result.version ?? "unknown"));
+  addFact(facts, "Endpoint", String(result.endpoint ?? ""));
+  if (result.tenant_id) addFact(facts, "Tenant", String(result.tenant_id));
+  if (result.message) addFact(facts, "Note", String(result.message));
+  renderAttempts(result.attempts);
+  section.focus();
+}
+
+export function renderFailure(error) {
+  const section = resetResult("failed", "Connection failed");
+  const message = $("result-error");
+  message.textContent = error.message;
+  message.hidden = false;
+  if (error.hint) {
+    const hint = $("result-hint");
+    hint.textContent = error.hint;
+    hint.hidden = false;
+  }
+  renderAttempts(error.details?.attempts);
+  section.focus();
+}
+
+function localProblem(connection) {
+  if (!connection.url) return ["Enter the server URL.", "url"];
+  const auth = connection.auth;
+  if (auth.type === "basic" && !auth.username) return ["Enter the username.", "username"];
+  if (auth.type === "bearer" && !auth.token) return ["Enter the token.", "token"];
+  if (auth.type === "header" && !auth.header_name) {
+    return ["Enter the header name.", "header-name"];
+  }
+  return null;
+}
+
+async function testConnection(event) {
+  event.preventDefault();
+  const button = $("test-button");
+  const busy = $("busy");
+  const connection = readConnection();
+  const problem = localProblem(connection);
+  if (problem) {
+    renderFailure(new ApiError(problem[0], { hint: "Fill in the highlighted field." }));
+    $(problem[1]).focus();
+    return;
+  }
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  busy.textContent = "Testing…";
+  try {
+    const result = await api("/api/validate", { method: "POST", body: { connection } });
+    renderSuccess(result);
+  } catch (err) {
+    renderFailure(err instanceof ApiError ? err : new ApiError(String(err)));
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    busy.textContent = "";
+  }
+}
+
+async function showVersion() {
+  try {
+    const health = await api("/api/health");
+    $("version").textContent = `v${health.version}`;
+  } catch {
+    // the version is decoration; a failure here surfaces on the first real call
+  }
+}
+
+function start() {
+  $("auth-type").addEventListener("change", showAuthFields);
+  $("tls-verify").addEventListener("change", () => {
+    $("tls-warning").hidden = $("tls-verify").checked;
+  });
+  $("connection-form").addEventListener("submit", testConnection);
+  showAuthFields();
+  showVersion();
+}
+
+start();
