@@ -267,7 +267,7 @@ def _timestamp(t: Any) -> int | None:
     if kind is int:
         return int(t) if _INT64[0] <= t <= _INT64[1] else None
     if kind is float and math.isfinite(t) and t == int(t):
-        return int(t)
+        return _timestamp(int(t))
     if kind is str and _NUMBER.fullmatch(t.strip()):
         return _timestamp(float(t))
     return None
