@@ -7,12 +7,10 @@ time. The security model (Host/Origin checks, session token, error mapping) live
 
 from __future__ import annotations
 
-import dataclasses
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -20,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from promkit import __version__
 from promkit.core.connection import Connection, ConnectionConfig
+from promkit.core.tsdb import TSDBClient, ValidationResult
 from promkit.core.web import (
     LocalUIGuard,
     LocalUIPolicy,
@@ -29,41 +28,13 @@ from promkit.core.web import (
     static_response,
 )
 
-
-class ValidationOutcome(Protocol):
-    """What a validator reports (``promkit.core.tsdb.ValidationResult`` has this shape)."""
-
-    @property
-    def flavour(self) -> Any: ...
-    @property
-    def version(self) -> str | None: ...
-    @property
-    def endpoint(self) -> str: ...
-    @property
-    def api_base_path(self) -> str: ...
-    @property
-    def tenant_id(self) -> str | None: ...
-    @property
-    def attempts(self) -> Sequence[Any]: ...
-    @property
-    def message(self) -> str | None: ...
+Validator = Callable[[ConnectionConfig], ValidationResult]
 
 
-Validator = Callable[[ConnectionConfig], ValidationOutcome]
-
-
-def validate_with_tsdb(config: ConnectionConfig) -> ValidationOutcome:
+def validate_with_tsdb(config: ConnectionConfig) -> ValidationResult:
     """The production validator: ``TSDBClient(Connection.from_config(config)).validate()``."""
-    from promkit.core.tsdb import TSDBClient
-
-    client = TSDBClient(Connection.from_config(config))
-    try:
-        result: ValidationOutcome = client.validate()
-    finally:
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
-    return result
+    with TSDBClient(Connection.from_config(config)) as client:
+        return client.validate()
 
 
 @dataclass(frozen=True)
@@ -84,26 +55,6 @@ class ValidateRequest(BaseModel):
     connection: ConnectionConfig
 
 
-class Attempt(BaseModel):
-    """One endpoint the validator tried."""
-
-    endpoint: str
-    success: bool
-    api_base_path: str | None = None
-    status_code: int | None = None
-    error: str | None = None
-
-
-class ValidateResponse(BaseModel):
-    flavour: str
-    version: str | None
-    endpoint: str
-    api_base_path: str
-    tenant_id: str | None
-    message: str | None
-    attempts: list[Attempt]
-
-
 class HealthResponse(BaseModel):
     status: str
     version: str
@@ -113,42 +64,6 @@ class ConfigResponse(BaseModel):
     version: str
     output_dir: str
     os: str
-
-
-def _attempt(raw: Any) -> Attempt:
-    """Accept the validator's attempt records (dataclass, model or mapping)."""
-    if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
-        data = dataclasses.asdict(raw)
-    elif isinstance(raw, BaseModel):
-        data = raw.model_dump()
-    elif isinstance(raw, dict):
-        data = dict(raw)
-    else:
-        data = {"endpoint": str(raw), "success": False}
-    data.setdefault("endpoint", data.get("url", ""))
-    data.setdefault("success", bool(data.get("ok", False)))
-    return Attempt.model_validate({k: v for k, v in data.items() if k in Attempt.model_fields})
-
-
-def _text(value: Any) -> str:
-    return str(getattr(value, "value", value))
-
-
-def to_response(result: ValidationOutcome) -> ValidateResponse:
-    return ValidateResponse(
-        flavour=_text(result.flavour),
-        version=result.version,
-        endpoint=result.endpoint,
-        api_base_path=result.api_base_path,
-        tenant_id=result.tenant_id,
-        message=result.message,
-        attempts=[_attempt(a) for a in result.attempts],
-    )
-
-
-def attempts_payload(attempts: Sequence[Any]) -> list[dict[str, Any]]:
-    """JSON-ready attempts for an error body (see ``core.web.error_body``)."""
-    return [_attempt(a).model_dump() for a in attempts]
 
 
 # --------------------------------------------------------------------------- the app
@@ -184,7 +99,7 @@ def create_app(settings: ConsoleSettings, *, validator: Validator | None = None)
 
     @app.post(
         "/api/validate",
-        response_model=ValidateResponse,
+        response_model=ValidationResult,
         tags=["gather"],
         responses={
             400: {"description": "bad connection settings"},
@@ -192,12 +107,12 @@ def create_app(settings: ConsoleSettings, *, validator: Validator | None = None)
             502: {"description": "server unreachable or answered with an error"},
         },
     )
-    def validate_connection(body: ValidateRequest) -> ValidateResponse:
+    def validate_connection(body: ValidateRequest) -> ValidationResult:
         """Tell which server answers at the connection and its version.
 
         Credentials are never echoed: the answer holds the resolved endpoint only.
         """
-        return to_response(validate(body.connection))
+        return validate(body.connection)
 
     @app.get("/", include_in_schema=False)
     def page() -> Response:
@@ -212,16 +127,11 @@ def create_app(settings: ConsoleSettings, *, validator: Validator | None = None)
 
 
 __all__ = [
-    "Attempt",
     "ConfigResponse",
     "ConsoleSettings",
     "HealthResponse",
     "ValidateRequest",
-    "ValidateResponse",
-    "ValidationOutcome",
     "Validator",
-    "attempts_payload",
     "create_app",
-    "to_response",
     "validate_with_tsdb",
 ]

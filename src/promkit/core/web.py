@@ -20,6 +20,7 @@ we hold (no probe-then-bind race).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hmac
 import ipaddress
@@ -36,7 +37,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -374,13 +375,30 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def error_body(exc: PromkitError) -> dict[str, Any]:
-    """The JSON body for a PromkitError, plus any JSON-ready ``details`` it carries."""
+    """The JSON body for a PromkitError: ``to_dict()`` plus what it carries for the user.
+
+    Errors may carry ``attempts`` (the endpoints a client tried; the TSDB client attaches
+    them) and ``details`` (a mapping). Both are already scrubbed of secrets by their source.
+    """
     body = exc.to_dict()
+    attempts = getattr(exc, "attempts", None)
+    if isinstance(attempts, list | tuple):
+        body["attempts"] = [_jsonable(a) for a in attempts]
     details = getattr(exc, "details", None)
     if isinstance(details, Mapping):
         for key, value in details.items():
-            body.setdefault(str(key), value)
+            body.setdefault(str(key), _jsonable(value))
     return body
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, str | int | float | bool | type(None) | list | dict):
+        return value
+    return str(value)
 
 
 def describe_validation_errors(errors: Iterable[Mapping[str, Any]]) -> str:

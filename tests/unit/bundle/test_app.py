@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ from pydantic import SecretStr
 from promkit.bundle.app import ConsoleSettings, create_app
 from promkit.core.connection import AuthType, Connection, ConnectionConfig
 from promkit.core.errors import AuthError, ConnectError, UpstreamError
+from promkit.core.tsdb import Attempt, Flavour, ValidationResult
 from promkit.core.web import TOKEN_HEADER, LocalUIPolicy
 
 PORT = 18081
@@ -23,49 +23,35 @@ AUTH = {TOKEN_HEADER: TOKEN}
 SECRETS = ("pa55-w0rd-xyz", "t0ken-abc-123", "hdr-value-789")
 
 
-@dataclass
-class FakeAttempt:
-    endpoint: str
-    api_base_path: str
-    success: bool
-    error: str | None = None
-
-
-@dataclass
-class FakeResult:
-    flavour: str
-    version: str | None
-    endpoint: str
-    api_base_path: str
-    tenant_id: str | None
-    attempts: list[FakeAttempt] = field(default_factory=list)
-    message: str | None = None
-
-
 class FakeValidator:
     """Resolves the connection like the real one, then answers by host name."""
 
     def __init__(self) -> None:
         self.seen: list[ConnectionConfig] = []
 
-    def __call__(self, config: ConnectionConfig) -> FakeResult:
+    def __call__(self, config: ConnectionConfig) -> ValidationResult:
         self.seen.append(config)
         conn = Connection.from_config(config)
         if conn.host == "down.invalid":
-            raise ConnectError(
+            error = ConnectError(
                 f"cannot connect to {conn.display_url}", hint="check that the server is running"
             )
+            error.attempts = [  # type: ignore[attr-defined]
+                Attempt(endpoint=conn.api_url("query"), ok=False, error="connection refused")
+            ]
+            raise error
         if conn.host == "locked.invalid":
             raise AuthError(f"{conn.display_url} refused the credentials")
         if conn.host == "broken.invalid":
             raise UpstreamError("server answered 500", hint="look at the server log")
-        return FakeResult(
-            flavour="vmsingle",
+        return ValidationResult(
+            flavour=Flavour.VMSINGLE,
             version="v1.79.5",
-            endpoint=conn.query_base_url,
+            endpoint=conn.display_url,
             api_base_path=conn.base_path,
             tenant_id=conn.tenant_id,
-            attempts=[FakeAttempt(conn.query_base_url, conn.base_path, True)],
+            attempts=[Attempt(endpoint=conn.api_url("query"), ok=True, status=200)],
+            message="VictoriaMetrics single-node v1.79.5",
         )
 
 
@@ -119,7 +105,14 @@ def test_app_validate_success_reports_flavour_version_endpoint(
     assert body["version"] == "v1.79.5"
     assert body["endpoint"] == "http://vm.invalid:8481/select/3/prometheus"
     assert body["tenant_id"] == "3"
-    assert body["attempts"][0]["success"] is True
+    assert body["attempts"] == [
+        {
+            "endpoint": "http://vm.invalid:8481/select/3/prometheus/api/v1/query",
+            "ok": True,
+            "status": 200,
+            "error": None,
+        }
+    ]
     assert validator.seen[0].url == "http://vm.invalid:8481/select/3/prometheus/"
 
 
@@ -156,6 +149,18 @@ def test_app_validate_failure_maps_error_to_status_and_hint(
     assert r.status_code == status
     body = r.json()
     assert body["error"] and body["hint"] == hint
+
+
+def test_app_validate_failure_lists_the_attempts(client: TestClient) -> None:
+    body = _validate(client, {"url": "http://down.invalid:8428"}).json()
+    assert body["attempts"] == [
+        {
+            "endpoint": "http://down.invalid:8428/api/v1/query",
+            "ok": False,
+            "status": None,
+            "error": "connection refused",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

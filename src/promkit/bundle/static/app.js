@@ -11,8 +11,9 @@ const AUTH_FIELDSETS = { basic: "auth-basic", bearer: "auth-bearer", header: "au
 const FLAVOUR_NAMES = {
   vmsingle: "VictoriaMetrics single-node",
   vmselect: "VictoriaMetrics cluster (vmselect)",
-  vmauth: "VictoriaMetrics behind vmauth",
+  vmauth: "vmauth (VictoriaMetrics auth proxy)",
   prometheus: "Prometheus",
+  unknown: "Prometheus-compatible API",
 };
 
 export function readConnection() {
@@ -65,9 +66,9 @@ function renderAttempts(attempts) {
   }
   for (const attempt of attempts) {
     const li = document.createElement("li");
-    const where = String(attempt.endpoint ?? attempt.url ?? "");
-    const ok = attempt.success ?? attempt.ok;
-    const outcome = ok ? "ok" : String(attempt.error ?? "failed");
+    const where = String(attempt.endpoint ?? "");
+    const status = attempt.status ? ` (HTTP ${attempt.status})` : "";
+    const outcome = attempt.ok ? `ok${status}` : String(attempt.error ?? `failed${status}`);
     li.textContent = `${where} — ${outcome}`;
     list.append(li);
   }
