@@ -11,6 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from support.docker_image import (
+    DockerEngine,
+    ensure_busybox_image,
+    release_docker_engine,
+    start_docker_engine,
+)
 from support.servers import (
     IN_CI,
     GCSServer,
@@ -143,3 +149,26 @@ def gcs_server(servers_dir: Path) -> Iterator[GCSServer]:
         raise
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """A Docker engine (``scripts/dockerd.sh start`` if none answers): ``.base_url`` and a
+    ``docker.DockerClient`` as ``.client``. Containers must use ``network_mode="none"``."""
+    try:
+        engine = start_docker_engine()
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield engine
+    release_docker_engine(engine)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_engine: DockerEngine) -> str:
+    """Tag of a tiny local busybox image (``docker import``, nothing pulled); Cmd ``/bin/sh``."""
+    try:
+        return ensure_busybox_image(docker_engine.client)
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import psycopg
 import pytest
 import s3fs
 
+from support.docker_image import DockerEngine
 from support.servers import GCSServer, PostgresServer, PrometheusServer, S3Server, VMAuthServer
 
 
@@ -168,3 +171,42 @@ def test_gcs_server_round_trips_through_gcsfs(gcs_server: GCSServer) -> None:
     with fs.open(path, "wb") as f:
         f.write(payload)
     assert fs.cat(path) == payload
+
+
+def test_docker_busybox_container_writes_volume_and_archives_unstarted(
+    docker_engine: DockerEngine, busybox_image: str
+) -> None:
+    client = docker_engine.client
+    assert docker_engine.base_url.startswith(("unix://", "tcp://"))
+    volume = client.volumes.create(name=f"promkit-test-{uuid.uuid4().hex[:12]}")
+    mounts = {volume.name: {"bind": "/data", "mode": "rw"}}
+    try:
+        writer = client.containers.run(
+            busybox_image,
+            ["sh", "-c", "echo hi > /data/x"],
+            network_mode="none",
+            volumes=mounts,
+            detach=True,
+        )
+        try:
+            assert writer.wait(timeout=60)["StatusCode"] == 0
+            assert writer.attrs["HostConfig"]["NetworkMode"] == "none"
+        finally:
+            writer.remove(force=True)
+
+        reader = client.containers.create(
+            busybox_image, ["true"], network_mode="none", volumes=mounts
+        )
+        try:
+            stream, stat = reader.get_archive("/data/x")
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.extractfile("x")
+                assert member is not None
+                assert member.read() == b"hi\n"
+            assert stat["name"] == "x"
+            reader.reload()
+            assert reader.status == "created"  # never started
+        finally:
+            reader.remove(force=True)
+    finally:
+        volume.remove(force=True)
