@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from promkit import __version__
 from promkit.tracker.context import TrackerContext
 from promkit.tracker.envelope import install_error_handlers
 from promkit.tracker.middleware import SecurityMiddleware
-from promkit.tracker.routes import auth, health
+from promkit.tracker.routes import api_keys, auth, health, metric_configs, metrics
 from promkit.tracker.settings import TrackerSettings, check_settings
+
+log = logging.getLogger("promkit.tracker")
 
 
 def create_app(settings: TrackerSettings) -> FastAPI:
@@ -23,10 +29,18 @@ def create_app(settings: TrackerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            ctx.db.migrate()
+            await asyncio.to_thread(ctx.db.migrate)
+        flusher = asyncio.create_task(ctx.store.run(settings.flush_interval_seconds))
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            try:
+                await ctx.store.flush()  # nothing ingested is lost on a clean stop
+            except SQLAlchemyError as exc:
+                log.error("final series flush failed: %s", type(exc).__name__)
             await ctx.limiter.close()
             ctx.db.dispose()
 
@@ -39,7 +53,7 @@ def create_app(settings: TrackerSettings) -> FastAPI:
     )
     app.state.tracker = ctx
     install_error_handlers(app)
-    for module in (health, auth):
+    for module in (health, auth, api_keys, metric_configs, metrics):
         app.include_router(module.router)
     app.add_middleware(SecurityMiddleware)
     return app

@@ -22,16 +22,35 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: DateTime(timezone=True),
+        datetime: UTCDateTime(),
         dict[str, Any]: JSON,
     }
 
@@ -108,7 +127,8 @@ class Series(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     metric_name: Mapped[str] = mapped_column(String(200))
     metric_type: Mapped[str] = mapped_column(String(16))
-    labels_key: Mapped[str] = mapped_column(String(2048))  # canonical JSON of sorted labels
+    labels_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical labels
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     value: Mapped[float] = mapped_column(Float, default=0.0)  # counter/gauge value, or sum
     count: Mapped[float] = mapped_column(Float, default=0.0)  # histogram/summary count
     bucket_counts: Mapped[list[float] | None] = mapped_column(JSON)  # non-cumulative

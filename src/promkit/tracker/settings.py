@@ -62,7 +62,8 @@ class TrackerSettings(BaseSettings):
     max_label_value_length: int = Field(128, ge=1)
     max_series_per_user: int = Field(1000, ge=1)
     max_metrics_per_user: int = Field(200, ge=1)
-    flush_interval_seconds: float = Field(1.0, gt=0)
+    flush_interval_seconds: float = Field(1.0, gt=0, description="series write-behind period")
+    cache_ttl_seconds: float = Field(5.0, ge=0, description="key/definition cache lifetime")
     scrape_token: SecretStr | None = Field(None, description="Bearer token Prometheus sends")
     remote_write_url: str | None = None
     public_url: str | None = Field(None, description="base URL the snippet loads tracker.js from")

@@ -1,0 +1,262 @@
+"""The durable state of every series: in-memory deltas written behind to the database.
+
+Ingestion only touches memory (``add``/``set``/``observe`` on the event loop). Every
+``flush_interval`` seconds, before every scrape and at shutdown the accumulated deltas are
+added to the ``series`` rows in one transaction, so a restart loses nothing that was
+flushed and several instances sharing one database add up instead of overwriting each
+other (gauges are last-writer-wins by nature). A failed flush keeps its deltas for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import orjson
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from promkit.tracker.db import Database
+from promkit.tracker.models import Series
+
+log = logging.getLogger("promkit.tracker.store")
+
+# (user_id, metric_name, metric_type, labels_hash)
+SeriesKey = tuple[int, str, str, str]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One accepted sample: ``kind`` is add, set or observe."""
+
+    kind: str
+    key: SeriesKey
+    labels: dict[str, str]
+    value: float
+    bounds: tuple[float, ...] | None = None
+
+
+def labels_hash(labels: Mapping[str, str]) -> str:
+    return hashlib.sha256(orjson.dumps(sorted(labels.items()))).hexdigest()
+
+
+@dataclass
+class Delta:
+    labels: dict[str, str]
+    inc: float = 0.0  # counter/gauge increment, or histogram/summary sum
+    set_to: float | None = None  # gauge: absolute value the increments apply to
+    count: float = 0.0
+    buckets: list[float] | None = None  # non-cumulative counts, +Inf last
+    bounds: tuple[float, ...] | None = None
+
+    def merge(self, later: Delta) -> None:
+        """Apply ``later`` on top of this delta (both for the same series)."""
+        if later.set_to is not None:
+            self.set_to, self.inc = later.set_to, later.inc
+        else:
+            self.inc += later.inc
+        self.count += later.count
+        if later.buckets is not None:
+            if self.buckets is None or len(self.buckets) != len(later.buckets):
+                self.buckets, self.bounds = list(later.buckets), later.bounds
+            else:
+                self.buckets = [a + b for a, b in zip(self.buckets, later.buckets, strict=True)]
+
+
+@dataclass
+class _Known:
+    loaded_at: float
+    keys: set[tuple[str, str, str]] = field(default_factory=set)
+
+
+class SeriesStore:
+    def __init__(self, db: Database, max_series_per_user: int, known_ttl: float = 30.0) -> None:
+        self._db = db
+        self.max_series_per_user = max_series_per_user
+        self._known_ttl = known_ttl
+        self._pending: dict[SeriesKey, Delta] = {}
+        self._known: dict[int, _Known] = {}
+        self._flush_lock = asyncio.Lock()
+        # Ingestion records on the event loop; definition changes drop from worker threads.
+        self._lock = threading.Lock()
+        self.flushed_batches = 0
+
+    # cardinality
+    async def prepare_user(self, user_id: int) -> None:
+        """Load the user's existing series (for the series limit) when not known recently."""
+        known = self._known.get(user_id)
+        if known is not None and time.monotonic() - known.loaded_at < self._known_ttl:
+            return
+        keys = await asyncio.to_thread(self._load_known, user_id)
+        pending = {(k[1], k[2], k[3]) for k in self._pending if k[0] == user_id}
+        self._known[user_id] = _Known(time.monotonic(), keys | pending)
+
+    def _load_known(self, user_id: int) -> set[tuple[str, str, str]]:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(Series.metric_name, Series.metric_type, Series.labels_key).where(
+                    Series.user_id == user_id
+                )
+            ).all()
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def admit(self, key: SeriesKey) -> bool:
+        """True when ``key`` exists or the user is below the series limit (then it counts)."""
+        known = self._known.setdefault(key[0], _Known(time.monotonic()))
+        short = (key[1], key[2], key[3])
+        if short in known.keys:
+            return True
+        if len(known.keys) >= self.max_series_per_user:
+            return False
+        known.keys.add(short)
+        return True
+
+    def series_count(self, user_id: int) -> int:
+        known = self._known.get(user_id)
+        return len(known.keys) if known else 0
+
+    # recording
+    def apply(self, ops: list[Op]) -> None:
+        with self._lock:
+            for op in ops:
+                if op.kind == "add":
+                    self._add(op.key, op.labels, op.value)
+                elif op.kind == "set":
+                    self._set(op.key, op.labels, op.value)
+                else:
+                    self._observe(op.key, op.labels, op.value, op.bounds)
+
+    def _delta(self, key: SeriesKey, labels: dict[str, str]) -> Delta:
+        delta = self._pending.get(key)
+        if delta is None:
+            delta = self._pending[key] = Delta(labels=labels)
+        return delta
+
+    def _add(self, key: SeriesKey, labels: dict[str, str], amount: float) -> None:
+        self._delta(key, labels).inc += amount
+
+    def _set(self, key: SeriesKey, labels: dict[str, str], value: float) -> None:
+        delta = self._delta(key, labels)
+        delta.set_to, delta.inc = value, 0.0
+
+    def _observe(
+        self,
+        key: SeriesKey,
+        labels: dict[str, str],
+        value: float,
+        bounds: tuple[float, ...] | None,
+    ) -> None:
+        delta = self._delta(key, labels)
+        delta.inc += value
+        delta.count += 1
+        if bounds is not None:
+            if delta.buckets is None or delta.bounds != bounds:
+                delta.buckets, delta.bounds = [0.0] * (len(bounds) + 1), bounds
+            index = next((i for i, b in enumerate(bounds) if value <= b), len(bounds))
+            delta.buckets[index] += 1
+
+    def drop_metric(self, user_id: int, metric_name: str) -> None:
+        """Forget pending deltas of a metric whose definition was deleted or reshaped."""
+        with self._lock:
+            for key in [k for k in self._pending if k[0] == user_id and k[1] == metric_name]:
+                del self._pending[key]
+        self._known.pop(user_id, None)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    # persistence
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            if not self._pending:
+                return
+            with self._lock:
+                batch, self._pending = self._pending, {}
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except BaseException:
+                with self._lock:
+                    for key, delta in self._pending.items():  # newer deltas go on top
+                        if key in batch:
+                            batch[key].merge(delta)
+                        else:
+                            batch[key] = delta
+                    self._pending = batch
+                raise
+            self.flushed_batches += 1
+
+    def _write(self, batch: Mapping[SeriesKey, Delta]) -> None:
+        for attempt in (1, 2):
+            try:
+                self._write_once(batch)
+                return
+            except IntegrityError:  # another instance inserted one of these series first
+                if attempt == 2:
+                    raise
+
+    def _write_once(self, batch: Mapping[SeriesKey, Delta]) -> None:
+        with self._db.session() as session:
+            for (user_id, name, mtype, lhash), delta in sorted(batch.items()):
+                row = session.scalar(
+                    select(Series)
+                    .where(
+                        Series.user_id == user_id,
+                        Series.metric_name == name,
+                        Series.metric_type == mtype,
+                        Series.labels_key == lhash,
+                    )
+                    .with_for_update()
+                )
+                if row is None:
+                    row = Series(
+                        user_id=user_id,
+                        metric_name=name,
+                        metric_type=mtype,
+                        labels_key=lhash,
+                        labels=delta.labels,
+                        value=0.0,
+                        count=0.0,
+                    )
+                    session.add(row)
+                _apply(row, delta)
+            session.commit()
+
+    async def run(self, interval: float) -> None:
+        """Flush every ``interval`` seconds until cancelled (errors are logged, data kept)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush()
+            except SQLAlchemyError as exc:
+                log.warning("series flush failed, will retry: %s", type(exc).__name__)
+
+    def delete_user_metric(self, user_id: int, metric_name: str) -> None:
+        """Blocking: remove a metric's stored series (used by definition changes)."""
+        with self._db.session() as session:
+            session.execute(
+                delete(Series).where(Series.user_id == user_id, Series.metric_name == metric_name)
+            )
+            session.commit()
+
+
+def _apply(row: Series, delta: Delta) -> None:
+    if delta.set_to is not None:
+        row.value = delta.set_to + delta.inc
+    else:
+        row.value = (row.value or 0.0) + delta.inc
+    row.count = (row.count or 0.0) + delta.count
+    if delta.buckets is not None:
+        old = row.bucket_counts
+        if old is None or len(old) != len(delta.buckets):
+            row.bucket_counts = list(delta.buckets)
+        else:
+            row.bucket_counts = [a + b for a, b in zip(old, delta.buckets, strict=True)]
+
+
+__all__ = ["Delta", "Op", "SeriesKey", "SeriesStore", "labels_hash"]
