@@ -26,6 +26,12 @@ _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 # The characters RE2's QuoteMeta escapes; escaping anything else (e.g. a space) is an error in RE2.
 _REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
+_STRING = r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'" + r"|`[^`]*`"
+_MATCHER = rf"\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*(?:{_STRING})\s*"
+_SELECTOR = re.compile(
+    rf"\s*(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)?\s*"
+    rf"(?P<braces>\{{(?:{_MATCHER}(?:,{_MATCHER})*,?)?\s*\}})?\s*"
+)
 _GO_ESCAPES = {
     "\a": "\\a",
     "\b": "\\b",
@@ -125,6 +131,16 @@ def one_of(name: str, values: Sequence[str]) -> str:
     return matcher(name, "=~", "|".join(regex_escape(v) for v in unique))
 
 
+def is_selector(query: str) -> bool:
+    """True if ``query`` is a plain series selector (``up``, ``up{job="a"}``, ``{job=~"x"}``).
+
+    Anything else (functions, operators, ranges, MetricsQL ``or`` filters) is a query that
+    must go through ``query_range`` rather than ``/api/v1/export``.
+    """
+    m = _SELECTOR.fullmatch(query)
+    return bool(m and (m["name"] or m["braces"]))
+
+
 def selector(metric: str | None = None, matchers: Sequence[str] = ()) -> str:
     """A series selector: ``metric{m1,m2}``.
 
@@ -145,6 +161,7 @@ def selector(metric: str | None = None, matchers: Sequence[str] = ()) -> str:
 __all__ = [
     "MATCH_OPS",
     "MatchOp",
+    "is_selector",
     "matcher",
     "one_of",
     "quote",

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from promkit.core.errors import UsageError
 from promkit.core.promql import (
+    is_selector,
     matcher,
     one_of,
     quote,
@@ -127,3 +128,35 @@ def test_validate_names() -> None:
             validate_metric_name(bad)
     with pytest.raises(UsageError):
         validate_label_name("a:b")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("up", True),
+        (" up ", True),
+        ('up{job="a"}', True),
+        ('{job=~"a\\\\.b", instance!="x,y}"}', True),
+        ("{__name__=~'vm_.*',}", True),
+        ('ns:m{ a = "1" , b!~`x"y` }', True),
+        ("up{}", True),
+        ("", False),
+        ("{}x", False),
+        ("rate(up[5m])", False),
+        ("sum(up)", False),
+        ("up[5m]", False),
+        ("up or down", False),
+        ('{job="a" or job="b"}', False),
+        ('up{job="a"} offset 5m', False),
+        ('up{job="unterminated}', False),
+        ("1", False),
+    ],
+)
+def test_is_selector(query: str, expected: bool) -> None:
+    assert is_selector(query) is expected
+
+
+@given(st.text(max_size=20), st.sampled_from(["=", "!=", "=~", "!~"]))
+def test_built_selectors_are_selectors(value: str, op: str) -> None:
+    assert is_selector(selector("m", [matcher("job", op, value)]))  # type: ignore[arg-type]
+    assert is_selector(selector(None, [one_of("job", [value, "x"])]))

@@ -384,3 +384,14 @@ def test_credentials_never_leak(
         check(record.getMessage())
     # the secret did reach the server, so the scrubbing above was really exercised
     assert len(seen) > 10
+
+
+def test_validate_vmselect_root_without_tenant_hints_select_form() -> None:
+    # vmselect's answer for /api/v1/query: the path has no /select/<tenant>/ part
+    body = 'auth error: cannot parse accountID from "v1": strconv.ParseUint: parsing "v1"'
+    response = httpx.Response(400, text=body)
+    client = client_for(lambda r: response, "http://vmselect:8481")
+    with client, pytest.raises(UsageError) as info:
+        client.validate()
+    assert "without a tenant" in info.value.message
+    assert info.value.hint and "/select/0/prometheus" in info.value.hint
