@@ -75,6 +75,47 @@ def test_vmauth_export_only_under_non_rw_base(vmauth: VMAuthServer) -> None:
         assert 'missing route for "/1011/rw/prometheus/api/v1/export"' in missing.text
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/1011/rw/prometheus/api/v1/export",
+        "/1011/rw/prometheus/api/v1/export/native",
+        "/1011/rw/prometheus/api/v1/query_exemplars",  # src_paths are anchored regexes
+        "/1011/prometheus/api/v1/query",  # the non-rw base serves export only
+        "/api/v1/query",
+        "/prometheus/api/v1/query",
+        "/select/0/prometheus/api/v1/query",
+    ],
+)
+def test_vmauth_unrouted_paths_give_missing_route(vmauth: VMAuthServer, path: str) -> None:
+    r = httpx.get(f"{vmauth.url}{path}", params={"query": "1"}, auth=vmauth.basic_auth)
+    assert r.status_code == 400
+    # vmauth 1.79 quotes the path together with its query string
+    assert f'cannot determine targetURL: missing route for "{path}?query=1"' in r.text
+
+
+def test_vmauth_gzip_export_streams_through(vmauth: VMAuthServer) -> None:
+    ts = _now_ms()
+    vmauth.vm.import_lines(
+        {
+            "metric": {"__name__": "vmauth_fixture_gzip", "i": str(i)},
+            "values": [i],
+            "timestamps": [ts],
+        }
+        for i in range(2000)
+    )
+    with httpx.stream(
+        "POST",
+        f"{vmauth.export_base()}/api/v1/export",
+        data={"match[]": "vmauth_fixture_gzip"},
+        headers=vmauth.bearer_headers,  # httpx asks for gzip by default
+    ) as r:
+        assert r.status_code == 200
+        assert r.headers.get("content-encoding") == "gzip"
+        lines = [line for line in r.iter_lines() if line]
+    assert len(lines) == 2000
+
+
 def test_vmauth_rejects_missing_and_wrong_credentials(vmauth: VMAuthServer) -> None:
     url = f"{vmauth.tenant_base()}/api/v1/labels"
     assert httpx.get(url).status_code == 401

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from support.process import (
     ManagedProcess,
     ServerUnavailable,
@@ -40,10 +42,8 @@ class PostgresServer:
     def url(self, dbname: str, driver: str = "postgresql+psycopg") -> str:
         return f"{driver}://{self.user}:{self.password}@127.0.0.1:{self.port}/{dbname}"
 
-    def admin(self) -> Any:
+    def admin(self) -> psycopg.Connection[tuple[Any, ...]]:
         """An autocommit psycopg connection as superuser (over the unix socket)."""
-        import psycopg
-
         return psycopg.connect(
             host=str(self.socket_dir),
             port=self.port,

@@ -88,6 +88,12 @@ class _TenantRewriteHandler(http.server.BaseHTTPRequestHandler):
         if split.query:
             target += f"?{split.query}"
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+        try:
+            self._relay(target, headers, body)
+        except httpx.TransportError as exc:  # backend gone: answer like a proxy would
+            self.send_error(502, f"rewriter: backend {self.server.backend} failed: {exc}")
+
+    def _relay(self, target: str, headers: list[tuple[str, str]], body: bytes) -> None:
         with self.server.client.stream(self.command, target, headers=headers, content=body) as r:
             self.send_response(r.status_code)
             for k, v in r.headers.multi_items():
