@@ -342,11 +342,12 @@ class Connection:
     __str__ = __repr__
 
     # ------------------------------------------------------------------ HTTP
-    def auth_headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, bytes]:
+        """Auth headers to send (UTF-8 bytes: httpx would refuse non-ASCII ``str`` values)."""
         if self.auth.type is AuthType.BEARER:
-            return {"Authorization": f"Bearer {_secret(self.auth.token)}"}
+            return {"Authorization": f"Bearer {_secret(self.auth.token)}".encode()}
         if self.auth.type is AuthType.HEADER and self.auth.header_name:
-            return {self.auth.header_name: _secret(self.auth.header_value)}
+            return {self.auth.header_name: _secret(self.auth.header_value).encode()}
         return {}
 
     def verify(self) -> ssl.SSLContext | bool:
@@ -371,7 +372,9 @@ class Connection:
         auth: httpx.Auth | None = None
         if self.auth.type is AuthType.BASIC:
             auth = httpx.BasicAuth(self.auth.username or "", _secret(self.auth.password))
-        headers = {"User-Agent": "promkit", **dict(self.headers), **self.auth_headers()}
+        headers: dict[bytes, bytes] = {b"User-Agent": b"promkit"}
+        headers.update((name.encode(), value.encode()) for name, value in self.headers)
+        headers.update((name.encode(), value) for name, value in self.auth_headers().items())
         return httpx.Client(
             auth=auth,
             headers=headers,

@@ -322,3 +322,31 @@ def test_connection_repr_and_redacted_hide_secrets() -> None:
     assert "hv-secret" not in text and "url-secret" not in text
     assert conn.redacted()["auth_type"] == "header"
     assert conn.redacted()["url"] == "http://vm:8428/select/0/prometheus"
+
+
+@pytest.mark.parametrize(
+    ("auth", "header", "raw"),
+    [
+        (Auth(type=AuthType.BEARER, token="tök"), "authorization", "Bearer tök".encode()),  # type: ignore[arg-type]
+        (
+            Auth(type=AuthType.HEADER, header_name="X-K", header_value="vä"),  # type: ignore[arg-type]
+            "x-k",
+            "vä".encode(),
+        ),
+        (
+            Auth(type=AuthType.BASIC, username="ü", password="pä"),  # type: ignore[arg-type]
+            "authorization",
+            b"Basic " + base64.b64encode("ü:pä".encode()),
+        ),
+    ],
+)
+def test_connection_client_sends_non_ascii_secrets_as_utf8(
+    auth: Auth, header: str, raw: bytes
+) -> None:
+    conn = Connection.from_config(
+        ConnectionConfig(url="http://vm:8428", auth=auth, headers={"X-Team": "équipe"})
+    )
+    request = _captured(conn)
+    assert request.headers.get_list(header) and request.headers.raw
+    assert (header.encode(), raw) in [(k.lower(), v) for k, v in request.headers.raw]
+    assert (b"x-team", "équipe".encode()) in [(k.lower(), v) for k, v in request.headers.raw]
