@@ -42,17 +42,19 @@ def test_vmauth_rw_queries_work_with_basic_and_bearer_auth(
         jobs = {row["metric"]["job"] for row in r.json()["data"]["result"]}
         assert f"j-{auth_kind}" in jobs
         start, end = ts / 1000 - 60, ts / 1000 + 60
-        checks: list[tuple[str, dict[str, str | float]]] = [
-            ("query_range", {"query": "vmauth_fixture_q", "start": start, "end": end, "step": 15}),
-            ("series", {"match[]": "vmauth_fixture_q", "start": start, "end": end}),
-            ("labels", {"start": start, "end": end}),
-            ("label/job/values", {"start": start, "end": end}),
-        ]
-        for path, params in checks:
-            r = client.get(f"{base}/api/v1/{path}", params=params)
-            assert r.status_code == 200, (path, r.text)
-            assert r.json()["status"] == "success"
-        assert f"j-{auth_kind}" in client.get(f"{base}/api/v1/label/job/values").json()["data"]
+        window = {"start": start, "end": end}
+        query_range = client.get(
+            f"{base}/api/v1/query_range",
+            params={"query": "vmauth_fixture_q", "step": 15, **window},
+        ).json()["data"]["result"]
+        assert f"j-{auth_kind}" in {row["metric"]["job"] for row in query_range}
+        series = client.get(
+            f"{base}/api/v1/series", params={"match[]": "vmauth_fixture_q", **window}
+        ).json()["data"]
+        assert {"__name__": "vmauth_fixture_q", "job": f"j-{auth_kind}"} in series
+        assert "job" in client.get(f"{base}/api/v1/labels", params=window).json()["data"]
+        values = client.get(f"{base}/api/v1/label/job/values", params=window).json()["data"]
+        assert f"j-{auth_kind}" in values
 
 
 def test_vmauth_export_only_under_non_rw_base(vmauth: VMAuthServer) -> None:
