@@ -68,8 +68,6 @@ class Endpoint(_Strict):
     tenant: str | None = None
     tenant_header: str = "X-Scope-OrgID"
     tls_ca_file: str | None = None
-    tls_cert_file: str | None = None
-    tls_key_file: str | None = None
     tls_insecure_skip_verify: bool = False
     timeout: Duration = 30.0
 

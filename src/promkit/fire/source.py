@@ -1,0 +1,103 @@
+"""Reading the original series: discovery, samples, and sample counts for plans.
+
+Samples come from VictoriaMetrics' ``/api/v1/export`` (raw samples, streamed). A server
+without it (Prometheus) is read per metric name with an instant query of a range selector,
+``{__name__="m"}[<window>]``, which returns the raw samples too (not step-evaluated
+points, unlike PromFire's ``query_range``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from promkit.core.connection import Auth, AuthType, Connection, ConnectionConfig
+from promkit.core.errors import UnsupportedError
+from promkit.core.promql import matcher
+from promkit.core.series import DecodeStats, Labels, Series, iter_lines, iter_series
+from promkit.core.tsdb import TSDBClient
+from promkit.fire.config import Endpoint
+
+
+def connection_for(endpoint: Endpoint) -> Connection:
+    """A resolved ``Connection`` (auth from env/file, headers, tenant header, TLS)."""
+    auth = Auth()
+    password = endpoint.password()
+    token = endpoint.bearer_token()
+    if token is not None:
+        auth = Auth(type=AuthType.BEARER, token=token)
+    elif endpoint.username:
+        auth = Auth(type=AuthType.BASIC, username=endpoint.username, password=password)
+    return Connection.from_config(
+        ConnectionConfig(
+            url=endpoint.url,
+            auth=auth,
+            headers=endpoint.all_headers(),
+            ca_file=endpoint.tls_ca_file,
+            skip_tls_verify=endpoint.tls_insecure_skip_verify,
+            timeout_seconds=endpoint.timeout,
+        )
+    )
+
+
+def _range_selector(name: str, start: float, end: float) -> str:
+    window_ms = max(1, math.ceil((end - start) * 1000))
+    return "{" + matcher("__name__", "=", name) + "}" + f"[{window_ms}ms]"
+
+
+def _labels_without_name(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+
+
+class SeriesSource:
+    """The original series of one TSDB, within ``[start, end]``."""
+
+    def __init__(self, client: TSDBClient) -> None:
+        self.client = client
+        self.decode = DecodeStats()
+
+    def discover(self, match: Sequence[str], start: float, end: float) -> list[dict[str, str]]:
+        return self.client.series(match, start, end)
+
+    def read(
+        self, match: Sequence[str], start: float, end: float, metrics: Sequence[str]
+    ) -> Iterator[Series]:
+        """Every series of ``match`` with samples in the window (callers filter)."""
+        try:
+            stream = self.client.export(match, start, end)
+        except UnsupportedError:
+            yield from self._read_by_query(metrics, start, end)
+            return
+        with stream:
+            yield from iter_series(iter_lines(stream), stats=self.decode)
+
+    def _read_by_query(self, metrics: Sequence[str], start: float, end: float) -> Iterator[Series]:
+        for name in metrics:
+            for row in self.client.query(_range_selector(name, start, end), time=end):
+                values: list[float] = []
+                stamps: list[int] = []
+                for ts, value in row.get("values") or []:
+                    values.append(float(value))
+                    stamps.append(round(float(ts) * 1000))
+                self.decode.series += 1
+                self.decode.samples += len(values)
+                yield Series(Labels(row.get("metric") or {}), values, stamps)
+
+    def sample_counts(
+        self, metrics: Sequence[str], start: float, end: float
+    ) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
+        """Samples per series in the window, by ``(metric, labels without __name__)``,
+        from ``count_over_time`` (one small query per metric; no samples are pulled)."""
+        counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        for name in metrics:
+            rows: list[dict[str, Any]] = self.client.query(
+                f"count_over_time({_range_selector(name, start, end)})", time=end
+            )
+            for row in rows:
+                key = (name, _labels_without_name(row.get("metric") or {}))
+                counts[key] = int(float(row["value"][1]))
+        return counts
+
+
+__all__ = ["SeriesSource", "connection_for"]
