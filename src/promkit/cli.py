@@ -15,7 +15,7 @@ from promkit.core.errors import PromkitError
 
 # (module, attribute, command name): the typer app each tool exposes. A tool module is
 # imported only when the root command is built, never at package import time.
-TOOL_APPS: tuple[tuple[str, str, str], ...] = ()
+TOOL_APPS: tuple[tuple[str, str, str], ...] = (("promkit.fire.cli", "app", "fire"),)
 # Single commands that are not groups: (module, function, command name).
 TOOL_COMMANDS: tuple[tuple[str, str, str], ...] = ()
 
