@@ -244,6 +244,16 @@ class Obfuscator:
         self._value_cache[value] = out
         return out
 
+    def preregister(self, *, instances: Iterable[str] = (), jobs: Iterable[str] = ()) -> None:
+        """Number known instances and jobs in sorted order, so the mapping does not depend
+        on the order in which the server streams series (it differs between requests)."""
+        if self._do_instance:
+            for value in sorted(set(instances)):
+                self.instance(value)
+        if self._do_job:
+            for value in sorted(set(jobs)):
+                self.job(value)
+
     # ------------------------------------------------------------------ label sets
     def labels(self, labels: Mapping[str, str]) -> dict[str, str]:
         """Apply drop + obfuscation to one label set (``__name__`` kept as is)."""

@@ -108,3 +108,10 @@ def test_parse_time_forms() -> None:
     assert parse_time_ms("2025-11-23T12:13:20", now_ms=now) == 1_763_900_000_000
     with pytest.raises(UsageError):
         parse_time_ms("yesterday", now_ms=now)
+
+
+def test_a_tiny_tail_joins_the_last_window() -> None:
+    wins = plan_windows(0, 5 * 60_000, window_ms=30_000)  # end inclusive: 300001 ms
+    assert len(wins) == 10
+    assert wins[-1] == Window(9, 270_000, 300_001)
+    assert len(plan_windows(0, 5 * 60_000 + 3000, window_ms=30_000)) == 11
