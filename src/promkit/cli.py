@@ -15,9 +15,12 @@ from promkit.core.errors import PromkitError
 
 # (module, attribute, command name): the typer app each tool exposes. A tool module is
 # imported only when the root command is built, never at package import time.
-TOOL_APPS: tuple[tuple[str, str, str], ...] = (("promkit.fire.cli", "app", "fire"),)
+TOOL_APPS: tuple[tuple[str, str, str], ...] = (
+    ("promkit.bundle.gather_cli", "app", "gather"),
+    ("promkit.fire.cli", "app", "fire"),
+)
 # Single commands that are not groups: (module, function, command name).
-TOOL_COMMANDS: tuple[tuple[str, str, str], ...] = ()
+TOOL_COMMANDS: tuple[tuple[str, str, str], ...] = (("promkit.bundle.ui_cli", "ui", "ui"),)
 
 
 def _version_callback(value: bool) -> None:

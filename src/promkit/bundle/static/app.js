@@ -82,6 +82,7 @@ function resetResult(kind, title) {
   section.classList.add(kind);
   $("result-title").textContent = title;
   clear($("result-facts"));
+  $("result-summary").hidden = true;
   $("result-error").hidden = true;
   $("result-hint").hidden = true;
   return section;
@@ -89,14 +90,19 @@ function resetResult(kind, title) {
 
 export function renderSuccess(result) {
   const section = resetResult("ok", "Connected");
+  const summary = $("result-summary");
+  summary.textContent = String(result.message ?? "");
+  summary.hidden = !result.message;
   const facts = $("result-facts");
   const flavour = String(result.flavour ?? "unknown");
-  addFact(facts, "Flavour", flavour);
-  if (FLAVOUR_NAMES[flavour]) addFact(facts, "Server", FLAVOUR_NAMES[flavour]);
-  addFact(facts, "Version", String(result.version ?? "unknown"));
+  const name = FLAVOUR_NAMES[flavour];
+  addFact(facts, "Flavour", name ? `${flavour} (${name})` : flavour);
+  addFact(facts, "Version", result.version ? String(result.version) : "not reported by the server");
   addFact(facts, "Endpoint", String(result.endpoint ?? ""));
   if (result.tenant_id) addFact(facts, "Tenant", String(result.tenant_id));
-  if (result.message) addFact(facts, "Note", String(result.message));
+  if (result.export_endpoint && result.export_endpoint !== result.endpoint) {
+    addFact(facts, "Export endpoint", String(result.export_endpoint));
+  }
   renderAttempts(result.attempts);
   section.focus();
 }
