@@ -327,3 +327,47 @@ def test_promkit_ui_refuses_public_address_without_allow_remote(tmp_path: Path) 
     proc = _run_cli("ui", "--no-browser", "--addr", "0.0.0.0:0")
     assert proc.returncode == 2
     assert "--allow-remote" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- no secret anywhere
+
+
+def test_ui_validate_secrets_reach_no_log_line_response_or_error(
+    vmauth: VMAuthServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Good and bad credentials of every kind, through the real app: the secrets appear in no
+    log record (any logger, DEBUG), no response body and no error message."""
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from promkit.bundle.app import ConsoleSettings, create_app
+    from promkit.core.web import LocalUIPolicy
+
+    token = "log-test-token"
+    settings = ConsoleSettings(
+        policy=LocalUIPolicy(port=80, token=SecretStr(token)), output_dir=tmp_path
+    )
+    auths = [
+        {"type": "basic", "username": vmauth.username, "password": vmauth.password},
+        {"type": "basic", "username": vmauth.username, "password": SECRET},
+        {"type": "bearer", "token": vmauth.bearer_token},
+        {"type": "bearer", "token": SECRET},
+        {"type": "header", "header_name": "Authorization", "header_value": f"Bearer {SECRET}"},
+    ]
+    secrets = [vmauth.password, vmauth.bearer_token, SECRET]
+    statuses = []
+    caplog.set_level("DEBUG")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        for auth in auths:
+            for url in (vmauth.tenant_base(), f"http://127.0.0.1:{free_port()}"):
+                r = client.post(
+                    "/api/validate",
+                    json={"connection": {"url": url, "auth": auth}},
+                    headers={TOKEN_HEADER: token},
+                )
+                statuses.append(r.status_code)
+                assert all(s not in r.text for s in secrets), r.text
+    assert {200, 401, 502} <= set(statuses)  # success, refusal and network failure all seen
+    logged = "\n".join(f"{rec.getMessage()} {rec.args!r}" for rec in caplog.records)
+    assert caplog.records, "expected the TSDB client to log its requests at DEBUG"
+    assert all(s not in logged for s in secrets)
