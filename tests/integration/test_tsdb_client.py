@@ -5,18 +5,30 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.server
+import ssl
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from promkit.core.connection import Auth, AuthType, Connection, ConnectionConfig
 from promkit.core.errors import AuthError, ConnectError, UnsupportedError, UsageError
 from promkit.core.tsdb import Flavour, TSDBClient
-from support.servers import PrometheusServer, VMAuthServer, VMServer, free_port
+from support.servers import (
+    ManagedProcess,
+    PrometheusServer,
+    VMAuthServer,
+    VMServer,
+    free_port,
+    require_binary,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +248,126 @@ def test_validate_gzip_body_really_is_gzip() -> None:
     from promkit.core.tsdb import _gzip
 
     assert gzip.decompress(b"".join(_gzip([b"a", b"b"]))) == b"ab"
+
+
+# ------------------------------------------------------------------ TLS and proxies
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "promkit-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_vm(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A VictoriaMetrics single-node serving HTTPS with a self-signed certificate."""
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    proc = ManagedProcess(
+        name="victoria-metrics-tls",
+        argv=[
+            require_binary("victoria-metrics"),
+            f"-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={tmp_path / 'data'}",
+            "-tls",
+            f"-tlsCertFile={cert}",
+            f"-tlsKeyFile={key}",
+            "-loggerLevel=WARN",
+        ],
+        log_path=tmp_path / "vm-tls.log",
+    )
+    proc.start()
+    try:
+        url = f"https://127.0.0.1:{port}"
+        ctx = ssl.create_default_context(cafile=str(cert))
+        proc.wait_ready(
+            lambda: httpx.get(f"{url}/health", verify=ctx, timeout=2).status_code == 200
+        )
+        yield url, cert
+    finally:
+        proc.stop()
+
+
+def test_tls_verified_by_default_ca_file_and_insecure_switch(tls_vm: tuple[str, Path]) -> None:
+    url, cert = tls_vm
+    with connect(url) as client, pytest.raises(ConnectError) as info:
+        client.validate()
+    assert "TLS" in info.value.message and info.value.hint and "ca_file" in info.value.hint
+    with connect(url, ca_file=str(cert)) as client:
+        assert client.validate().flavour is Flavour.VMSINGLE
+    with connect(url, skip_tls_verify=True) as client:
+        assert client.query("vector(2)")[0]["value"][1] == "2"
+
+
+class _RecordingProxy(http.server.ThreadingHTTPServer):
+    """A forward proxy stand-in: records absolute-form request lines, answers like an API."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    server: _RecordingProxy
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.path)
+        body = orjson.dumps({"status": "success", "data": {"resultType": "vector", "result": []}})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_http_proxy_env_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = _RecordingProxy()
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        with connect("http://tsdb.invalid:8428") as client:
+            result = client.validate()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert result.flavour is Flavour.UNKNOWN
+    assert proxy.seen[0].startswith("http://tsdb.invalid:8428/api/v1/query?")
