@@ -78,8 +78,8 @@ def ui(
         app = create_app(settings)
         url = browser_url(bound.address)
         stderr.print(f"promkit console: {url}  (Ctrl+C stops it)", markup=False)
-        if not no_browser:
-            open_browser(url)
+        if not no_browser and not open_browser(url):
+            stderr.print("no graphical session: open the URL above in your browser")
         serve(app, bound)
     finally:
         bound.sock.close()

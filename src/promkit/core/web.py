@@ -25,8 +25,10 @@ import errno
 import hmac
 import ipaddress
 import mimetypes
+import os
 import secrets
 import socket
+import sys
 import threading
 import webbrowser
 from collections.abc import Iterable, Mapping
@@ -187,8 +189,24 @@ def browser_url(address: ListenAddress) -> str:
     return f"http://{host}:{address.port}/"
 
 
-def open_browser(url: str, *, delay: float = 0.5) -> None:
-    """Open ``url`` in the user's browser shortly after the server starts (never fails)."""
+def can_open_browser() -> bool:
+    """True when a graphical browser can be expected.
+
+    Without a display, ``webbrowser`` would fall back to a text browser (lynx, w3m) and take
+    over the terminal the server is logging to, so we do not try.
+    """
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_browser(url: str, *, delay: float = 0.5) -> bool:
+    """Open ``url`` in the user's browser shortly after the server starts (never fails).
+
+    Returns False when there is no graphical session to open it in.
+    """
+    if not can_open_browser():
+        return False
 
     def _open() -> None:
         with contextlib.suppress(Exception):  # a missing browser is not an error
@@ -197,6 +215,7 @@ def open_browser(url: str, *, delay: float = 0.5) -> None:
     timer = threading.Timer(delay, _open)
     timer.daemon = True
     timer.start()
+    return True
 
 
 # --------------------------------------------------------------------------- request policy
@@ -489,6 +508,7 @@ __all__ = [
     "StaticAsset",
     "bind_listen_socket",
     "browser_url",
+    "can_open_browser",
     "check_remote",
     "describe_validation_errors",
     "error_body",

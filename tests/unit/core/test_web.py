@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,7 @@ from promkit.core.web import (
     browser_url,
     check_remote,
     install_error_handlers,
+    open_browser,
     page_response,
     parse_listen_address,
 )
@@ -258,3 +260,20 @@ def test_page_carries_token_and_security_headers(client: TestClient) -> None:
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert r.headers["x-frame-options"] == "DENY"
     assert r.headers["cache-control"] == "no-store"
+
+
+def test_open_browser_is_skipped_without_a_graphical_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url))
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert open_browser("http://127.0.0.1:1/", delay=0) is False
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert open_browser("http://127.0.0.1:1/", delay=0) is True
+    deadline = time.monotonic() + 5
+    while not opened and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert opened == ["http://127.0.0.1:1/"]
