@@ -9,11 +9,21 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from promkit.core.web import TOKEN_HEADER
-from support.browser import PHONE, ConsoleServer, PageErrors, save_screenshot
+from support.browser import (  # the fixtures are imported to register them here
+    PHONE,
+    ConsoleServer,
+    PageErrors,
+    browser,
+    console,
+    page,
+    page_errors,
+    playwright_instance,
+    save_screenshot,
+)
 from support.servers import VMServer, free_port
 
-pytest_plugins = ["support.browser"]
 pytestmark = pytest.mark.e2e
+__all__ = ["browser", "console", "page", "page_errors", "playwright_instance"]
 
 
 def reported_version(console: ConsoleServer, url: str) -> str | None:

@@ -1,8 +1,12 @@
 """Headless Chromium (Debian's ``chromium``) driven by Playwright, and web apps served for it.
 
-Reuse from any e2e test module::
+Reuse from any e2e test module by importing the fixtures (listing them in ``__all__`` keeps
+ruff from calling them unused; ``pytest_plugins = ["support.browser"]`` works too but warns
+that the module was imported before assertion rewriting)::
 
-    pytest_plugins = ["support.browser"]
+    from support.browser import ConsoleServer, browser, console, page, page_errors, \
+        playwright_instance, save_screenshot
+    __all__ = ["browser", "console", "page", "page_errors", "playwright_instance"]
 
     def test_x(console: ConsoleServer, page: Page) -> None:
         page.goto(console.url)
