@@ -1,0 +1,1 @@
+"""Docker volume backups: streaming, compressed, encrypted, to a directory, S3 or GCS."""

@@ -1,0 +1,195 @@
+"""The backup stream: tar -> zstd|gzip -> optional encryption -> storage, and back, verified.
+
+Nothing is held whole in memory or written to local disk: each stage is a file-like
+wrapper around the next, moving 1 MiB pieces. SHA-256 and sizes are taken of the tar (what
+the volume held) and of the stored object (what the storage keeps), and both are checked
+on the way back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Literal, Protocol, cast
+
+import zstandard
+from pydantic import SecretStr
+
+from promkit.core.crypto import DecryptingReader, EncryptingWriter, is_encrypted
+from promkit.core.errors import DataError, IntegrityError, UsageError
+from promkit.volume.manifest import Manifest
+
+Compression = Literal["zstd", "gzip"]
+PIECE = 1 << 20
+ZSTD_LEVEL = 3
+GZIP_LEVEL = 6
+Progress = Callable[[int], None]
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PackResult:
+    tar_size: int
+    tar_sha256: str
+    stored_size: int
+    stored_sha256: str
+
+
+class _HashingWriter:
+    def __init__(self, sink: _Sink) -> None:
+        self._sink = sink
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: Any) -> int:
+        self._sink.write(data)
+        self.hash.update(data)
+        n = len(memoryview(data))
+        self.size += n
+        return n
+
+
+class _HashingReader:
+    def __init__(self, source: BinaryIO, progress: Progress | None) -> None:
+        self._source = source
+        self._progress = progress
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self.hash.update(data)
+        self.size += len(data)
+        if self._progress and data:
+            self._progress(len(data))
+        return data
+
+    def drain(self) -> None:
+        while self.read(PIECE):
+            pass
+
+
+def pack(
+    chunks: Iterable[bytes],
+    sink: _Sink,
+    *,
+    compression: Compression = "zstd",
+    password: SecretStr | None = None,
+    threads: int = 2,
+    on_source_done: Callable[[], None] | None = None,
+    progress: Progress | None = None,
+) -> PackResult:
+    """Stream a tar (``chunks``) into ``sink``; ``on_source_done`` runs as soon as the
+    source is exhausted, before the compressor and upload are flushed."""
+    stored = _HashingWriter(sink)
+    encryptor = EncryptingWriter(stored, password) if password is not None else None
+    target = cast(Any, encryptor if encryptor is not None else stored)
+    tar_hash = hashlib.sha256()
+    tar_size = 0
+    compressor: Any
+    if compression == "zstd":
+        # Worker threads compress while this thread reads from Docker and uploads.
+        cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
+        compressor = cctx.stream_writer(target, closefd=False)
+    elif compression == "gzip":
+        compressor = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+    else:
+        raise UsageError(f"unknown compression {compression!r}", hint="Use zstd or gzip.")
+    ok = False
+    try:
+        for chunk in chunks:
+            tar_hash.update(chunk)
+            tar_size += len(chunk)
+            compressor.write(chunk)
+            if progress:
+                progress(len(chunk))
+        if on_source_done:
+            on_source_done()
+        compressor.close()
+        if encryptor is not None:
+            encryptor.close()
+        ok = True
+    finally:
+        if not ok and encryptor is not None:
+            encryptor.abort()
+    return PackResult(tar_size, tar_hash.hexdigest(), stored.size, stored.hash.hexdigest())
+
+
+class TarStream:
+    """The verified tar of a stored backup, as an iterator of pieces.
+
+    Construction reads only the encryption header: a wrong password fails here. Iterating
+    streams the rest and withholds the final piece until the stored object's and the tar's
+    sizes and SHA-256 match the manifest, so a consumer never sees a complete, unverified tar.
+    """
+
+    def __init__(
+        self,
+        source: BinaryIO,
+        manifest: Manifest,
+        password: SecretStr | None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self._raw = _HashingReader(source, progress)
+        plain: Any = self._raw
+        if manifest.encrypted:
+            if password is None:
+                raise UsageError(
+                    f"backup {manifest.id} is encrypted; a password is needed",
+                    hint="Set PROMKIT_VOLUME_PASSWORD, use --password-file, or run on a terminal.",
+                )
+            plain = DecryptingReader(self._raw, password)
+        self._plain = plain
+        self.tar_size = 0
+
+    def _decompressed(self) -> Any:
+        if self.manifest.compression == "zstd":
+            return zstandard.ZstdDecompressor().stream_reader(
+                self._plain, read_size=PIECE, closefd=False
+            )
+        return gzip.GzipFile(fileobj=self._plain, mode="rb")
+
+    def __iter__(self) -> Iterator[bytes]:
+        tar_hash = hashlib.sha256()
+        held = b""
+        reader = self._decompressed()
+        try:
+            first = True
+            while True:
+                piece = reader.read(PIECE)
+                if first and not self.manifest.encrypted and is_encrypted(piece[:8]):
+                    raise DataError("backup data is encrypted but its manifest says it is not")
+                first = False
+                if not piece:
+                    break
+                tar_hash.update(piece)
+                self.tar_size += len(piece)
+                if held:
+                    yield held
+                held = piece
+        except (zstandard.ZstdError, OSError, EOFError) as exc:
+            raise IntegrityError(
+                f"backup {self.manifest.id} is damaged: cannot decompress ({exc})",
+                hint="Run `promkit volume verify`; restore another version.",
+            ) from None
+        self._raw.drain()
+        m = self.manifest
+        if self._raw.size != m.stored_size or self._raw.hash.hexdigest() != m.stored_sha256:
+            raise IntegrityError(
+                f"backup {m.id}: stored object does not match its manifest "
+                f"({self._raw.size} bytes read, {m.stored_size} expected; checksum mismatch)",
+                hint="The object was modified or truncated; restore another version.",
+            )
+        if self.tar_size != m.tar_size or tar_hash.hexdigest() != m.tar_sha256:
+            raise IntegrityError(
+                f"backup {m.id}: the archive's SHA-256 does not match its manifest",
+                hint="The object was modified or truncated; restore another version.",
+            )
+        if held:
+            yield held

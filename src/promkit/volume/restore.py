@@ -1,0 +1,185 @@
+"""``promkit volume restore``: verify everything in a staging volume, then replace the target.
+
+1. Resolve the version and read the encryption header: a wrong password fails here.
+2. Check the target (exists or ``--create-volume``; empty, or ``--force``/confirmation).
+3. Stream storage -> decrypt -> decompress -> Docker archive API into a fresh staging
+   volume, verifying sizes and SHA-256 of the stored object and the tar. Any failure
+   removes the staging volume; the target has not been touched.
+4. Only then: stop the selected containers, empty the target (dotfiles included), copy the
+   staging volume into it through the archive API (owners, modes, links, times survive),
+   restart the containers, remove the staging volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from promkit.core.errors import ConflictError, NotFoundError, PromkitError, UsageError
+from promkit.volume.archive import Progress, TarStream
+from promkit.volume.containers import StoppedContainers, resolve_containers, signals_as_interrupts
+from promkit.volume.engine import (
+    MOUNT,
+    STAGING_LABEL,
+    create_volume,
+    docker_errors,
+    ensure_helper_image,
+    get_volume,
+    helper_container,
+    image_has_shell,
+    read_volume,
+    run_helper,
+    volume_exists,
+    volume_is_empty,
+    write_volume,
+)
+from promkit.volume.manifest import Manifest
+from promkit.volume.names import Ref
+from promkit.volume.repository import Repository
+
+# Removes everything under /data, including dotfiles and names starting with "..".
+WIPE = ["/bin/sh", "-c", "rm -rf /data/* /data/.[!.]* /data/..?*"]
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    ref: Ref
+    target: str
+    password: SecretStr | None = None
+    create_volume: bool = False
+    force: bool = False
+    dry_run: bool = False
+    stop_containers: Sequence[str] = field(default_factory=tuple)
+    helper_image: str | None = None
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    manifest: Manifest
+    target: str
+    target_exists: bool
+    target_empty: bool
+    containers: list[str]
+
+
+def run_restore(
+    client: Any,
+    repo: Repository,
+    req: RestoreRequest,
+    *,
+    confirm: Callable[[RestorePlan], bool],
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RestorePlan:
+    say = log or (lambda _msg: None)
+    manifest = repo.resolve(req.ref)
+    source = repo.open_data(manifest)
+    with contextlib.closing(source):
+        stream = TarStream(source, manifest, req.password, progress)  # key check happens here
+        image = ensure_helper_image(client, req.helper_image)
+        exists = volume_exists(client, req.target)
+        if not exists and not req.create_volume:
+            raise NotFoundError(
+                f"target volume {req.target!r} does not exist",
+                hint="Pass --create-volume to create it.",
+            )
+        empty = True
+        if exists:
+            with helper_container(client, image, {req.target: MOUNT}, read_only=True) as probe:
+                empty = volume_is_empty(probe)
+        if not empty and not image_has_shell(client, image):
+            raise UsageError(
+                f"emptying {req.target!r} needs a helper image with /bin/sh and rm",
+                hint="Install busybox-static and remove the old helper image, or pass "
+                "--helper-image IMAGE (any local image with sh and rm).",
+            )
+        containers = resolve_containers(client, req.target, req.stop_containers)
+        plan = RestorePlan(manifest, req.target, exists, empty, [c.name for c in containers])
+        if req.dry_run:
+            return plan
+        if not empty and not req.force and not confirm(plan):
+            raise ConflictError(
+                f"target volume {req.target!r} is not empty; nothing was changed",
+                hint="Pass --force to replace its contents.",
+            )
+        with signals_as_interrupts():
+            staging = _stage(client, image, stream, manifest, say)
+            try:
+                _swap(client, image, req, manifest, staging, containers, say)
+            except BaseException as exc:
+                if isinstance(exc, _SwapFailedAfterWipe):
+                    raise exc.error from None
+                _drop_volume(client, staging)
+                raise
+            _drop_volume(client, staging)
+    return plan
+
+
+class _SwapFailedAfterWipe(Exception):
+    def __init__(self, error: PromkitError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _stage(
+    client: Any, image: str, stream: TarStream, manifest: Manifest, say: Callable[[str], None]
+) -> str:
+    staging = f"promkit-staging-{secrets.token_hex(6)}"
+    create_volume(client, staging, labels={STAGING_LABEL: manifest.id})
+    say(f"fetching and verifying {manifest.id} into staging volume {staging}")
+    try:
+        with helper_container(client, image, {staging: MOUNT}) as helper:
+            write_volume(helper, stream)
+    except BaseException:
+        _drop_volume(client, staging)
+        raise
+    return staging
+
+
+def _swap(
+    client: Any,
+    image: str,
+    req: RestoreRequest,
+    manifest: Manifest,
+    staging: str,
+    containers: list[Any],
+    say: Callable[[str], None],
+) -> None:
+    if not volume_exists(client, req.target):
+        create_volume(
+            client,
+            req.target,
+            driver=manifest.volume_driver or "local",
+            labels=manifest.volume_labels,
+        )
+    with StoppedContainers(containers, log=say):
+        with helper_container(client, image, {req.target: MOUNT}, read_only=True) as probe:
+            empty = volume_is_empty(probe)
+        if not empty:
+            say(f"emptying volume {req.target}")
+            run_helper(client, image, {req.target: MOUNT}, WIPE)
+        try:
+            with (
+                helper_container(client, image, {staging: MOUNT}, read_only=True) as src,
+                helper_container(client, image, {req.target: MOUNT}) as dst,
+            ):
+                say(f"copying staging volume into {req.target}")
+                write_volume(dst, read_volume(src))
+        except PromkitError as exc:
+            raise _SwapFailedAfterWipe(
+                type(exc)(
+                    f"copying into {req.target!r} failed after it was emptied: {exc.message}",
+                    hint=f"The verified data is kept in volume {staging!r}; rerun the restore "
+                    "or copy it by hand.",
+                )
+            ) from None
+
+
+def _drop_volume(client: Any, name: str) -> None:
+    with contextlib.suppress(Exception), docker_errors(f"cannot remove volume {name}"):
+        get_volume(client, name).remove(force=True)
