@@ -270,9 +270,8 @@ class TSDBClient:
             return UpstreamError(f"{url}: rate limited (HTTP 429)", hint="Retry later.")
         return UpstreamError(f"{what} failed: {url}: HTTP {status}{': ' + msg if msg else ''}")
 
-    def _api(self, method: str, endpoint: str, what: str, **kwargs: Any) -> Any:
-        """Call a JSON API endpoint on the query base and return its ``data``."""
-        url = self.conn.api_url(endpoint)
+    def _call(self, method: str, url: str, what: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
+        """Call a JSON API URL; return its ``data`` and the response."""
         response = self._send(method, url, what, **kwargs)
         if response.status_code >= 300:
             raise self._http_error(response, what)
@@ -286,7 +285,11 @@ class TSDBClient:
         if not isinstance(doc, dict) or doc.get("status") != "success":
             err = doc.get("error") if isinstance(doc, dict) else None
             raise UpstreamError(f"{what} failed: {self.scrub(str(err or doc))[:300]}")
-        return doc.get("data")
+        return doc.get("data"), response
+
+    def _api(self, method: str, endpoint: str, what: str, **kwargs: Any) -> Any:
+        """Call a JSON API endpoint on the query base and return its ``data``."""
+        return self._call(method, self.conn.api_url(endpoint), what, **kwargs)[0]
 
     @staticmethod
     def _range(start: float | None, end: float | None) -> dict[str, str]:
@@ -443,23 +446,7 @@ class TSDBClient:
 
         probe_url = self.conn.api_url("query")
         try:
-            probe = self._send("GET", probe_url, "query", params={"query": "vector(1)"})
-            if probe.status_code >= 300:
-                raise self._http_error(probe, "query")
-            doc = orjson.loads(probe.content)
-            if not isinstance(doc, dict) or doc.get("status") != "success":
-                raise UpstreamError(
-                    f"{probe_url} did not answer like a Prometheus API",
-                    hint="Check the URL: it must point at a Prometheus-compatible API.",
-                )
-        except orjson.JSONDecodeError:
-            error: PromkitError = UpstreamError(
-                f"{probe_url} did not answer with Prometheus API JSON",
-                hint="Check the URL: it must point at a Prometheus-compatible API.",
-            )
-            attempts.append(Attempt(endpoint=probe_url, ok=False, error=error.message))
-            error.attempts = attempts  # type: ignore[attr-defined]
-            raise error from None
+            _, probe = self._call("GET", probe_url, "query", params={"query": "vector(1)"})
         except PromkitError as exc:
             attempts.append(Attempt(endpoint=probe_url, ok=False, error=exc.message))
             exc.attempts = attempts  # type: ignore[attr-defined]
