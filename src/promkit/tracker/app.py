@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,13 +29,13 @@ def create_app(settings: TrackerSettings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await asyncio.to_thread(ctx.db.migrate)
-        flusher = asyncio.create_task(ctx.store.run(settings.flush_interval_seconds))
+        stop = asyncio.Event()
+        flusher = asyncio.create_task(ctx.store.run(settings.flush_interval_seconds, stop))
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            stop.set()
+            await flusher
             try:
                 await ctx.store.flush()  # nothing ingested is lost on a clean stop
             except SQLAlchemyError as exc:

@@ -1,8 +1,11 @@
 """``/metrics``: a custom prometheus_client collector that reads the series table at scrape time.
 
-Family names carry the type (``user_<type>_<metric_name>``), so two users may define the
-same metric name with different types or labels and both expose cleanly; every sample
-carries the owner's ``user_id``. Only series whose definition still exists with the same
+Counters and gauges keep the reference's family name ``user_metric_<name>`` (a counter is
+exposed as ``user_metric_<name>_total``, so the two never clash; definitions cannot end in
+``_total``). Histograms and summaries get their own prefixes (``user_hist_``,
+``user_summ_``) because their family name would clash with a gauge's. So two users may
+define the same metric name with different types or labels and both expose cleanly; every
+sample carries the owner's ``user_id``. Only series whose definition still exists with the same
 type are exposed.
 """
 
@@ -19,9 +22,16 @@ from sqlalchemy import and_, select
 from promkit.tracker.db import Database
 from promkit.tracker.models import MetricDefinition, Series
 
+FAMILY_PREFIXES = {
+    "counter": "user_metric_",
+    "gauge": "user_metric_",
+    "histogram": "user_hist_",
+    "summary": "user_summ_",
+}
+
 
 def family_name(metric_type: str, metric_name: str) -> str:
-    return f"user_{metric_type}_{metric_name}"
+    return FAMILY_PREFIXES[metric_type] + metric_name
 
 
 def _help(metric_type: str, metric_name: str, helps: set[str | None]) -> str:

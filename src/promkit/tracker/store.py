@@ -10,6 +10,7 @@ other (gauges are last-writer-wins by nature). A failed flush keeps its deltas f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
@@ -178,18 +179,32 @@ class SeriesStore:
                 return
             with self._lock:
                 batch, self._pending = self._pending, {}
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
             try:
-                await asyncio.to_thread(self._write, batch)
-            except BaseException:
-                with self._lock:
-                    for key, delta in self._pending.items():  # newer deltas go on top
-                        if key in batch:
-                            batch[key].merge(delta)
-                        else:
-                            batch[key] = delta
-                    self._pending = batch
+                # Shielded: a cancelled caller (shutdown, a scrape that hung up) must not
+                # mistake a write still running in its thread for a failed one.
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                write.add_done_callback(lambda done: self._settle(batch, done))
+                raise
+            except Exception:
+                self._restore(batch)
                 raise
             self.flushed_batches += 1
+
+    def _settle(self, batch: dict[SeriesKey, Delta], write: asyncio.Future[None]) -> None:
+        if write.cancelled() or write.exception() is not None:
+            self._restore(batch)
+
+    def _restore(self, batch: dict[SeriesKey, Delta]) -> None:
+        """Put an unwritten batch back under the deltas recorded since."""
+        with self._lock:
+            for key, delta in self._pending.items():
+                if key in batch:
+                    batch[key].merge(delta)
+                else:
+                    batch[key] = delta
+            self._pending = batch
 
     def _write(self, batch: Mapping[SeriesKey, Delta]) -> None:
         for attempt in (1, 2):
@@ -227,10 +242,11 @@ class SeriesStore:
                 _apply(row, delta)
             session.commit()
 
-    async def run(self, interval: float) -> None:
-        """Flush every ``interval`` seconds until cancelled (errors are logged, data kept)."""
-        while True:
-            await asyncio.sleep(interval)
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        """Flush every ``interval`` seconds until ``stop`` is set (errors are logged, data kept)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
             try:
                 await self.flush()
             except SQLAlchemyError as exc:

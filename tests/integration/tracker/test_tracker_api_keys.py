@@ -1,4 +1,4 @@
-"""API keys contract: shown once, stored hashed, prefix kept, rename/deactivate/delete, isolation."""
+"""API keys contract: shown once, stored hashed, prefix kept, rename, deactivate, delete."""
 
 from __future__ import annotations
 
