@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from promkit.core.errors import UsageError
 
@@ -87,6 +87,26 @@ class ConnectionConfig(BaseModel):
     ca_file: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _move_userinfo_to_auth(self) -> ConnectionConfig:
+        """``user:pass@`` in the URL becomes basic auth (unless auth is set) and leaves the URL,
+        so the config's repr and JSON never carry it."""
+        raw = self.url.strip()
+        scheme, sep, rest = raw.partition("://")
+        if not sep:
+            scheme, rest = "", raw
+        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        userinfo, at, host = rest[:end].rpartition("@")
+        if not at:
+            return self
+        self.url = f"{scheme}{sep}{host}{rest[end:]}"
+        if self.auth.type is AuthType.NONE:
+            user, _, password = userinfo.partition(":")
+            self.auth = Auth(
+                type=AuthType.BASIC, username=unquote(user), password=SecretStr(unquote(password))
+            )
+        return self
 
 
 class PathKind(StrEnum):

@@ -350,3 +350,15 @@ def test_connection_client_sends_non_ascii_secrets_as_utf8(
     assert request.headers.get_list(header) and request.headers.raw
     assert (header.encode(), raw) in [(k.lower(), v) for k, v in request.headers.raw]
     assert (b"x-team", "équipe".encode()) in [(k.lower(), v) for k, v in request.headers.raw]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://bob:pw-Secret@vm:8428/x?y=1", "bob:pw-Secret@vm:8428", "https://bob:pw-Secret@[::1]"],
+)
+def test_connection_config_moves_url_userinfo_into_auth(url: str) -> None:
+    cfg = ConnectionConfig(url=url)
+    assert "pw-Secret" not in repr(cfg) + cfg.model_dump_json() + cfg.url
+    assert cfg.auth.type is AuthType.BASIC and cfg.auth.username == "bob"
+    assert cfg.auth.password is not None and cfg.auth.password.get_secret_value() == "pw-Secret"
+    assert "@" not in cfg.url
