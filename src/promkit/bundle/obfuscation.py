@@ -188,6 +188,7 @@ class Obfuscator:
         self.active = on or bool(self._drop)
         self._metric_cache: dict[bytes, bytes] = {}
         self._value_cache: dict[str, str] = {}
+        self._labels_cache: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
     # ------------------------------------------------------------------ single values
     def _host(self, host: str) -> str:
@@ -256,7 +257,26 @@ class Obfuscator:
 
     # ------------------------------------------------------------------ label sets
     def labels(self, labels: Mapping[str, str]) -> dict[str, str]:
-        """Apply drop + obfuscation to one label set (``__name__`` kept as is)."""
+        """Apply drop + obfuscation to one label set (``__name__`` kept as is).
+
+        Cached per distinct label set: a series comes back once per window. The returned
+        dict is shared with the cache, so callers must not modify it.
+        """
+        if not self.active:
+            return labels if isinstance(labels, dict) else dict(labels)
+        key = tuple(labels.items())
+        try:
+            cached = self._labels_cache.get(key)
+        except TypeError:  # an unhashable (non-string) value: no caching
+            return self._labels_uncached(labels)
+        if cached is None:
+            cached = self._labels_uncached(labels)
+            if len(self._labels_cache) >= _CACHE_LIMIT:
+                self._labels_cache.clear()
+            self._labels_cache[key] = cached
+        return cached
+
+    def _labels_uncached(self, labels: Mapping[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
         metric = labels.get("__name__", "")
         for name, value in labels.items():

@@ -140,3 +140,20 @@ def test_deflate_level_is_applied_to_metrics(tmp_path: Path) -> None:
     small = write_bundle(tmp_path / "b", path, _meta(), level=9)
     with zipfile.ZipFile(fast.path) as za, zipfile.ZipFile(small.path) as zb:
         assert za.getinfo(METRICS_NAME).compress_size > zb.getinfo(METRICS_NAME).compress_size
+
+
+def test_zlib_ng_is_swapped_in_and_output_stays_plain_deflate(tmp_path: Path) -> None:
+    from promkit.bundle.archive import _fast_compressor
+
+    with zipfile.ZipFile(tmp_path / "x.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("a.txt", "w") as dst:
+            assert _fast_compressor(dst, 4)
+            dst.write(b"hello " * 10_000)
+        with zf.open("b.txt", "w") as dst:
+            dst.write(b"x")
+            assert not _fast_compressor(dst, 4)  # too late once data went through
+    with zipfile.ZipFile(tmp_path / "x.zip") as zf:
+        assert zf.testzip() is None
+        assert zf.read("a.txt") == b"hello " * 10_000
+    check = subprocess.run(["python3", "-m", "zipfile", "-t", str(tmp_path / "x.zip")], check=False)
+    assert check.returncode == 0

@@ -71,7 +71,7 @@ def test_format_seconds_is_exact(ms: int, text: str) -> None:
 
 def test_auto_window_sizes() -> None:
     assert auto_window_ms(15 * 60_000) == 5 * 60_000
-    assert auto_window_ms(24 * 3_600_000) == 30 * 60_000
+    assert auto_window_ms(24 * 3_600_000) == 2 * 3_600_000
     assert auto_window_ms(365 * 86_400_000) == 6 * 3_600_000
     assert auto_window_ms(24 * 3_600_000, step_ms=7_000) % 7_000 == 0
 

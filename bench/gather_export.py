@@ -1,0 +1,214 @@
+"""Gather export speed and memory against a plain /api/v1/export download (issue 3).
+
+Starts a real VictoriaMetrics (Debian package) on a free loopback port, seeds --samples
+samples (series x points, 15 s step, counters and gauges, VM-like labels), then measures in
+the same run:
+
+  (a) a plain streaming download of the same /api/v1/export selection to /dev/null;
+  (b) ``run_export`` (cluster mode, instance + job obfuscation, default settings) into a
+      bundle, in a child process so its peak RSS is measured on its own.
+
+Prints samples/s of both, ``ratio=<b/a>`` (target >= 0.25), the bundle's metrics entry size
+against zlib level 6 of the same bytes (target <= 1.10) and the child's peak RSS (target
+< 200 MB, for 1 M and 10 M samples alike).
+
+    .venv/bin/python bench/gather_export.py [--samples 5000000] [--series 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+JOBS = ["vmstorage-prod", "vminsert-prod", "vmselect-prod", "vmagent-edge"]
+STEP_MS = 15_000
+
+
+def seed(url: str, series: int, points: int, end_ms: int) -> tuple[int, int]:
+    """Import ``series`` x ``points`` samples ending at ``end_ms``; return (start, end)."""
+    rng = random.Random(7)
+    start_ms = end_ms - (points - 1) * STEP_MS
+    stamps = [start_ms + i * STEP_MS + rng.randint(0, 30) for i in range(points)]
+    batch: list[bytes] = []
+    with httpx.Client(timeout=600) as http:
+        for s in range(series):
+            job = JOBS[s % len(JOBS)]
+            labels = {
+                "__name__": f"vm_bench_metric_{s % 150}_total",
+                "job": job,
+                "instance": f"10.{s % 7}.{s % 251}.{s % 13}:84{s % 90:02d}",
+                "type": f"t{s // 150}",
+            }
+            if s % 2:
+                v = 0
+                values: list[float] = []
+                for _ in stamps:
+                    v += rng.randint(0, 40)
+                    values.append(v)
+            else:
+                values = [round(rng.random() * 1000, 3) for _ in stamps]
+            batch.append(orjson.dumps({"metric": labels, "values": values, "timestamps": stamps}))
+            if len(batch) >= 100:
+                http.post(f"{url}/api/v1/import", content=b"\n".join(batch)).raise_for_status()
+                batch.clear()
+        if batch:
+            http.post(f"{url}/api/v1/import", content=b"\n".join(batch)).raise_for_status()
+        http.get(f"{url}/internal/force_flush").raise_for_status()
+    return start_ms, stamps[-1]
+
+
+def plain_download(url: str, match: str, start_ms: int, end_ms: int) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    size = 0
+    with (
+        httpx.Client(timeout=httpx.Timeout(60)) as http,
+        http.stream(
+            "POST",
+            f"{url}/api/v1/export",
+            data={
+                "match[]": match,
+                "start": f"{start_ms / 1000:.3f}",
+                "end": f"{end_ms / 1000:.3f}",
+            },
+            headers={"Accept-Encoding": "identity"},
+        ) as resp,
+        open("/dev/null", "wb") as sink,
+    ):
+        resp.raise_for_status()
+        for chunk in resp.iter_raw(1 << 20):
+            sink.write(chunk)
+            size += len(chunk)
+    return time.perf_counter() - t0, size
+
+
+def child(args: argparse.Namespace) -> None:
+    """(b) in its own process: the export into a bundle; prints a JSON line."""
+    from promkit.bundle.export import ExportSpec, LocalContext, run_export
+    from promkit.bundle.obfuscation import ObfuscationSettings
+    from promkit.core.connection import Connection
+    from promkit.core.tsdb import TSDBClient
+
+    spec = ExportSpec(
+        mode="cluster",
+        jobs=JOBS,
+        start_ms=args.start,
+        end_ms=args.end,
+        obfuscation=ObfuscationSettings(enabled=True, instance=True, job=True),
+    )
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    with TSDBClient(Connection.from_url(args.url, timeout_seconds=120)) as client:
+        res = run_export(client, spec, LocalContext(out / "staging"), output_dir=out / "bundles")
+    elapsed = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "rss_mb": rss_mb, **res.model_dump(mode="json")}))
+
+
+def zlib6_size(bundle: Path) -> tuple[int, int]:
+    """(our compressed size of metrics.jsonl, zlib level 6 of the same bytes)."""
+    with zipfile.ZipFile(bundle) as zf:
+        info = zf.getinfo("metrics.jsonl")
+        comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        total = 0
+        with zf.open(info) as fh:
+            while chunk := fh.read(1 << 20):
+                total += len(comp.compress(chunk))
+        total += len(comp.flush())
+        return info.compress_size, total
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--samples", type=int, default=5_000_000)
+    p.add_argument("--series", type=int, default=2000)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--url", help=argparse.SUPPRESS)
+    p.add_argument("--start", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--end", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from support.servers import start_victoria_metrics
+
+    points = max(1, args.samples // args.series)
+    total = points * args.series
+    with tempfile.TemporaryDirectory(prefix="promkit-bench-") as tmp:
+        work = Path(tmp)
+        vm = start_victoria_metrics(work / "servers")
+        try:
+            end_ms = (int(time.time() * 1000) - 120_000) // 1000 * 1000
+            t0 = time.perf_counter()
+            start_ms, last_ms = seed(vm.url, args.series, points, end_ms)
+            print(
+                f"seeded {total} samples ({args.series} series x {points}) "
+                f"in {time.perf_counter() - t0:.1f}s"
+            )
+            match = '{job=~"' + "|".join(JOBS) + '"}'
+            plain_download(vm.url, match, start_ms, last_ms + 1000)  # warm the caches
+            a_s, a_bytes = plain_download(vm.url, match, start_ms, last_ms + 1000)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--url",
+                    vm.url,
+                    "--start",
+                    str(start_ms),
+                    "--end",
+                    str(last_ms + 1000),
+                    "--out",
+                    str(work / "b"),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                raise SystemExit("export failed")
+            b = json.loads(proc.stdout.strip().splitlines()[-1])
+            ours, z6 = zlib6_size(Path(b["bundle_path"]))
+        finally:
+            vm.stop()
+    a_rate, b_rate = total / a_s, b["counts"]["samples"] / b["seconds"]
+    print(
+        f"samples: seeded={total} exported={b['counts']['samples']} "
+        f"series={b['counts']['series']} windows={b['windows']}"
+    )
+    print(
+        f"(a) plain /api/v1/export -> /dev/null: {a_s:.2f}s {a_rate:,.0f} samples/s "
+        f"({a_bytes / 1e6:.1f} MB)"
+    )
+    print(
+        f"(b) promkit gather export (obfuscated bundle): {b['seconds']:.2f}s "
+        f"{b_rate:,.0f} samples/s"
+    )
+    print(f"ratio={b_rate / a_rate:.3f} (target >= 0.25)")
+    print(
+        f"bundle metrics.jsonl deflated: ours={ours:,} zlib6={z6:,} "
+        f"size_ratio={ours / z6:.3f} (target <= 1.10); zip={b['size_bytes']:,} bytes"
+    )
+    print(f"peak_rss_mb={b['rss_mb']:.0f} (target < 200)")
+
+
+if __name__ == "__main__":
+    main()
