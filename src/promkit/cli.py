@@ -18,6 +18,7 @@ from promkit.core.errors import PromkitError
 TOOL_APPS: tuple[tuple[str, str, str], ...] = (
     ("promkit.bundle.gather_cli", "app", "gather"),
     ("promkit.fire.cli", "app", "fire"),
+    ("promkit.tracker.cli", "app", "tracker"),
     ("promkit.volume.cli", "app", "volume"),
 )
 # Single commands that are not groups: (module, function, command name).

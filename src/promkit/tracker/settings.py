@@ -101,8 +101,11 @@ def check_settings(settings: TrackerSettings) -> TrackerSettings:
     return settings
 
 
-def load_settings(**overrides: Any) -> TrackerSettings:
-    """Read ``PROMKIT_TRACKER_*`` (arguments win), validate, and refuse unsafe values."""
+def load_settings(*, require_secrets: bool = True, **overrides: Any) -> TrackerSettings:
+    """Read ``PROMKIT_TRACKER_*`` (arguments win), validate, and refuse unsafe values.
+
+    ``require_secrets=False`` is for commands that never sign tokens (``migrate``).
+    """
     try:
         settings = TrackerSettings(**overrides)
     except ValidationError as exc:
@@ -113,7 +116,7 @@ def load_settings(**overrides: Any) -> TrackerSettings:
             f"invalid tracker setting {where}: {first['msg']}",
             hint=f"check PROMKIT_TRACKER_{where.upper()}",
         ) from None
-    return check_settings(settings)
+    return check_settings(settings) if require_secrets else settings
 
 
 __all__ = ["TrackerSettings", "check_settings", "load_settings"]
