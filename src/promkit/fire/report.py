@@ -68,11 +68,13 @@ def report_dict(
             "failure_messages": dict(s.messages),
             "failure_ratio": s.failure_ratio,
         },
-        "achieved_samples_per_second": round(s.samples_per_second, 1),
+        "achieved_samples_per_second": round(result.achieved_samples_per_second, 1),
+        "overall_samples_per_second": round(s.samples_per_second, 1),
         "rate_limit_samples_per_second": rate_limit,
         "rate_limited_seconds": round(result.rate_limited_seconds, 3),
         "latency_ms": {"p50": _ms(s.latency_p50), "p99": _ms(s.latency_p99)},
         "elapsed_seconds": round(s.elapsed, 3),
+        "send_seconds": round(result.send_seconds, 3),
         "warnings": list(result.warnings),
     }
 

@@ -57,12 +57,33 @@ class RunResult:
     missing_series: int = 0
     bad_lines: int = 0
     rate_limited_seconds: float = 0.0
+    send_seconds: float = 0.0  # first batch released -> last answer received
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
 
     @property
     def replicas_per_series(self) -> int:
         return len(self.discovery.combinations)
+
+    @property
+    def achieved_samples_per_second(self) -> float:
+        """Accepted samples over the sending window (what a rate limit is compared to)."""
+        return self.stats.samples_sent / self.send_seconds if self.send_seconds > 0 else 0.0
+
+
+class _Gate:
+    """The sender's rate-limit hook: notes when the first batch is released, then applies
+    the token bucket (if any)."""
+
+    def __init__(self, bucket: TokenBucket | None) -> None:
+        self.bucket = bucket
+        self.first: float | None = None
+
+    def __call__(self, samples: int) -> None:
+        if self.first is None:
+            self.first = time.monotonic()
+        if self.bucket is not None:
+            self.bucket.acquire(samples)
 
 
 def make_sender(config: FireConfig, rate_limit: Callable[[int], None] | None) -> RemoteWriteSender:
@@ -137,7 +158,8 @@ class FireRunner:
         rate = self.config.rate.samples_per_second
         if rate is not None:
             self.bucket = TokenBucket(rate, rate * self.config.rate.burst_seconds)
-        sender = self._sender_factory(self.bucket)
+        gate = _Gate(self.bucket)
+        sender = self._sender_factory(gate)
         result = RunResult(
             mode=self.mode, discovery=disc, stats=sender.stats(), started_at=self._clock()
         )
@@ -166,6 +188,8 @@ class FireRunner:
                 result.stats = sender.close(drain=False)
             if ticker is not None:
                 ticker.join()
+        if gate.first is not None:
+            result.send_seconds = time.monotonic() - gate.first
         if self.bucket is not None:
             result.rate_limited_seconds = self.bucket.waited
         result.bad_lines = self.source.decode.bad_lines
