@@ -14,7 +14,8 @@ from promkit.core.console import report_error, stderr
 from promkit.core.errors import PromkitError
 
 # (module, attribute, command name): the typer app each tool exposes. A tool module is
-# imported only when the root command is built, never at package import time.
+# imported only when the root command is built, never at package import time, and only the
+# invoked tool is imported (the tracker alone pulls in SQLAlchemy: seconds on a busy box).
 TOOL_APPS: tuple[tuple[str, str, str], ...] = (
     ("promkit.bundle.gather_cli", "app", "gather"),
     ("promkit.fire.cli", "app", "fire"),
@@ -31,8 +32,17 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-def build_app() -> typer.Typer:
-    """Build the root command with every registered tool."""
+def _invoked_tool(argv: Sequence[str]) -> str | None:
+    """The tool named by the first positional argument, if it is a registered one."""
+    names = {name for _, _, name in (*TOOL_APPS, *TOOL_COMMANDS)}
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in names else None
+    return None
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """Build the root command with every registered tool, or just the tool named ``only``."""
     app = typer.Typer(
         name="promkit",
         help="Tools for Prometheus-compatible metrics stacks (VictoriaMetrics, Prometheus).",
@@ -50,16 +60,22 @@ def build_app() -> typer.Typer:
         """promkit: support bundles, bundle import, load tests, web metrics, volume backups."""
 
     for module, attr, name in TOOL_APPS:
-        app.add_typer(getattr(importlib.import_module(module), attr), name=name)
+        if only in (None, name):
+            app.add_typer(getattr(importlib.import_module(module), attr), name=name)
     for module, attr, name in TOOL_COMMANDS:
-        app.command(name=name)(getattr(importlib.import_module(module), attr))
+        if only in (None, name):
+            app.command(name=name)(getattr(importlib.import_module(module), attr))
     return app
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: run the CLI, turning every error into a message and an exit code."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        build_app()(args=list(argv) if argv is not None else None, prog_name="promkit")
+        only = _invoked_tool(args)
+        if only is None and "--version" in args:
+            only = ""  # nothing to import just to print the version
+        build_app(only=only)(args=args, prog_name="promkit")
     except PromkitError as exc:
         report_error(exc)
         sys.exit(exc.exit_code)
