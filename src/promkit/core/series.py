@@ -203,7 +203,8 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 # ------------------------------------------------------------------------- decoding
 
 # A JSON string (skipped as is) or a bare non-finite token outside strings (quoted).
-_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|([+-]?(?:Infinity|Inf|NaN))', re.DOTALL)
+# A JSON string (kept as it is) or a bare non-finite token outside strings.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|([+-]?)(Infinity|Inf|NaN)', re.DOTALL)
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _SPECIAL = {
     "nan": math.nan,
@@ -219,29 +220,58 @@ _SPECIAL = {
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-def _quote_token(m: re.Match[bytes]) -> bytes:
-    tok = m.group(1)
-    return m.group(0) if tok is None else b'"' + tok + b'"'
+def _js_token(m: re.Match[bytes]) -> bytes:
+    """Bare tokens become the spellings Python's json module reads as floats."""
+    word = m.group(2)
+    if word is None:
+        return m.group(0)
+    if word == b"NaN":
+        return b"NaN"
+    return b"-Infinity" if m.group(1) == b"-" else b"Infinity"
 
 
-def _load(line: bytes) -> Any:
+def _load(line: bytes) -> tuple[Any, bytes]:
+    """Parse one line; returns the object and the bytes that were parsed."""
     try:
-        return orjson.loads(line)
+        return orjson.loads(line), line
     except orjson.JSONDecodeError as exc:
         first = exc
-    fixed = _TOKENS.sub(_quote_token, line) if (b"Inf" in line or b"NaN" in line) else line
-    if fixed is not line:
-        try:
-            return orjson.loads(fixed)
-        except orjson.JSONDecodeError:
-            pass
-    try:  # the stdlib reads what orjson refuses: 1e400, huge integers
-        return json.loads(fixed)
+    if b"Inf" in line or b"NaN" in line:
+        quoted = _quote_tokens(line)
+        if quoted is not None:
+            try:
+                return orjson.loads(quoted), quoted
+            except orjson.JSONDecodeError:
+                pass
+        line = _TOKENS.sub(_js_token, line)
+    # The stdlib reads what orjson refuses: tokens spelled its way, 1e400, huge integers.
+    try:
+        return json.loads(line), line
     except ValueError:
         raise DataError(
             f"not a JSON line: {first}",
             hint="Each line must be one JSON object as /api/v1/export writes it.",
         ) from None
+
+
+def _quote_tokens(line: bytes) -> bytes | None:
+    """VM's layout with bare tokens in the arrays: quote them with plain replaces (the
+    arrays hold no strings), so orjson can read the line; None for other layouts."""
+    cut = line.find(_VALUES_KEY)
+    if cut < 0 or line.count(b'"', cut) != 4:  # only the two keys' quotes
+        return None
+    arrays = (
+        line[cut:]
+        .replace(b"Infinity", b"Inf")
+        .replace(b"+Inf", b"Inf")
+        .replace(b"-Inf", b"\x00")  # NUL cannot occur in JSON outside strings
+        .replace(b"Inf", b'"+Inf"')
+        .replace(b"\x00", b'"-Inf"')
+        .replace(b"+NaN", b"NaN")
+        .replace(b"-NaN", b"NaN")
+        .replace(b"NaN", b'"NaN"')
+    )
+    return line[:cut] + arrays
 
 
 def _value(v: Any) -> float | None:
@@ -276,17 +306,30 @@ def _timestamp(t: Any) -> int | None:
 def _points(line: bytes, values: Any, timestamps: Any) -> tuple[list[float], list[int], int]:
     if type(values) is not list or type(timestamps) is not list:
         raise DataError('"values" and "timestamps" must be arrays')
-    # Fast path: all numbers and integer timestamps, checked in C by array(); booleans
-    # would pass array('d'), so a line that mentions them takes the slow path.
-    if len(values) == len(timestamps):
-        vi = line.find(b'"values"')
-        if line.find(b"true", vi) < 0 and line.find(b"false", vi) < 0:
-            try:
-                array("d", values)
-                array("q", timestamps)
-                return values, timestamps, 0
-            except (TypeError, OverflowError):
-                pass
+    # Fast path: the raw arrays hold only number characters, so orjson gave ints and
+    # floats (no strings, null, booleans or nesting) and non-negative integer timestamps
+    # (ints beyond uint64 come back as floats, and fail the int64 bound too).
+    if (
+        len(values) == len(timestamps)
+        and _numbers_only(line)
+        and (not timestamps or max(timestamps) <= _INT64[1])
+    ):
+        return values, timestamps, 0
+    if len(values) == len(timestamps) and _int64_list(line, timestamps):
+        # Timestamps are fine: repair only the values that are not numbers already.
+        odd = [i for i, v in enumerate(values) if type(v) is not float and type(v) is not int]
+        values = list(values)
+        drop = set()
+        for i in odd:
+            fv = _value(values[i])
+            if fv is None:
+                drop.add(i)
+            else:
+                values[i] = fv
+        if not drop:
+            return values, timestamps, 0
+        kept = [i for i in range(len(values)) if i not in drop]
+        return [values[i] for i in kept], [timestamps[i] for i in kept], len(drop)
     vals: list[float] = []
     tss: list[int] = []
     for v, t in zip(values, timestamps, strict=False):
@@ -297,6 +340,40 @@ def _points(line: bytes, values: Any, timestamps: Any) -> tuple[list[float], lis
             tss.append(ts)
     skipped = max(len(values), len(timestamps)) - len(vals)
     return vals, tss, skipped
+
+
+def _int64_list(line: bytes, timestamps: list[Any]) -> bool:
+    """All timestamps are int64 integers (array() checks in C; it would take booleans,
+    so a line that mentions them is left to the per-point path)."""
+    if b"true" in line or b"false" in line:
+        return False
+    try:
+        array("q", timestamps)
+    except (TypeError, OverflowError):
+        return False
+    return True
+
+
+_VALUES_KEY = b',"values":['
+_TIMESTAMPS_KEY = b'],"timestamps":['
+_NUMBER_CHARS = b"0123456789.eE+-, \t\rInfityNa"  # with json's Infinity and NaN
+_INTEGER_CHARS = b"0123456789,]} \t\r\n"
+
+
+def _numbers_only(line: bytes) -> bool:
+    """True if the line has VictoriaMetrics' layout, its value array holds only numbers
+    and its timestamp array only non-negative integers.
+
+    Neither key can occur inside a JSON string (a quote there follows a backslash), so
+    the first match of each delimits the value array.
+    """
+    start = line.find(_VALUES_KEY)
+    end = line.find(_TIMESTAMPS_KEY, start)
+    if start < 0 or end < 0:
+        return False
+    if line[start + len(_VALUES_KEY) : end].translate(None, _NUMBER_CHARS):
+        return False
+    return not line[end + len(_TIMESTAMPS_KEY) :].translate(None, _INTEGER_CHARS)
 
 
 def _metric(obj: Any) -> dict[str, str]:
@@ -312,7 +389,7 @@ def _metric(obj: Any) -> dict[str, str]:
 
 def decode_line(line: bytes) -> tuple[Series, int]:
     """One JSON line to ``(series, skipped_points)``; ``DataError`` if it is no series."""
-    obj = _load(line)
+    obj, line = _load(line)
     if type(obj) is not dict or "metric" not in obj:
         raise DataError(
             'a line without a "metric" object',
@@ -373,6 +450,12 @@ def encode_line(
     """One import line, ending in ``\\n``."""
     m = _plain(metric)
     try:
+        line = orjson.dumps(
+            {"metric": m, "values": values, "timestamps": timestamps},
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        if b"null" not in line:  # orjson writes NaN and +-Inf as null
+            return line
         return b"".join(
             (
                 b'{"metric":',
@@ -421,7 +504,7 @@ def rewrite_metric(
                 metric = None
             if type(metric) is dict and all(type(v) is str for v in metric.values()):
                 tail = line[cut:].rstrip()
-                if tail.endswith(b"}") and _plain_points(tail):
+                if tail.endswith(b"}") and _importable_points(tail):
                     new = _plain(rewrite(metric))
                     return b"".join((_PREFIX, orjson.dumps(new), tail, b"\n"))
     series, skipped = decode_line(line)
@@ -430,14 +513,17 @@ def rewrite_metric(
     return encode_line(rewrite(series.labels.to_dict()), series.values, series.timestamps)
 
 
-def _plain_points(tail: bytes) -> bool:
-    """True if the arrays hold only numbers and bare tokens VictoriaMetrics imports as is."""
-    return (
-        tail.count(b'"') == 4
-        and b"null" not in tail
-        and b"true" not in tail
-        and b"false" not in tail
-    )
+# Characters of numbers, bare tokens (+Inf, -Inf, NaN) and the two array keys.
+_POINT_CHARS = b"0123456789.eE+-,[]:{} \t\rInfNa"
+_POINT_RESIDUE = _VALUES_KEY[1:].translate(None, _POINT_CHARS) + b"".join(
+    (b'"', b"timestamps".translate(None, _POINT_CHARS), b'"')
+)
+
+
+def _importable_points(tail: bytes) -> bool:
+    """True if ``,"values":[...],"timestamps":[...]}`` holds only numbers and the bare
+    tokens VictoriaMetrics imports as they are (no strings, null or booleans)."""
+    return tail.translate(None, _POINT_CHARS) == _POINT_RESIDUE
 
 
 def _plain(metric: Mapping[str, str]) -> dict[str, str]:

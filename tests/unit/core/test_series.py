@@ -45,6 +45,10 @@ def same(a: list[float], b: list[float]) -> bool:
         ("-Inf", -math.inf),
         ("NaN", math.nan),
         ("Inf", math.inf),
+        ("Infinity", math.inf),
+        ("+Infinity", math.inf),
+        ("-Infinity", -math.inf),
+        ("-NaN", math.nan),
         ('"NaN"', math.nan),
         ('"Infinity"', math.inf),
         ('"-Infinity"', -math.inf),
@@ -96,6 +100,13 @@ def test_decode_line_keeps_inf_text_inside_label_values() -> None:
     assert series.labels["le"] == "+Inf"
     assert series.labels["note"] == 'NaN -Inf "+Inf" Infinity'
     assert same(series.values, [1, math.inf, math.nan])
+
+
+def test_decode_line_mixes_bare_tokens_with_other_oddities() -> None:
+    series, skipped = decode_line(line('+Inf,"7",null,1e400,-Inf,NaN'))
+    assert skipped == 1
+    assert same(series.values, [math.inf, 7, math.inf, -math.inf, math.nan])
+    assert series.timestamps == [TS[0], TS[1], TS[3], TS[4], TS[5]]
 
 
 def test_decode_line_accepts_other_key_order_and_whitespace() -> None:
