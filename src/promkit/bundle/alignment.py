@@ -1,0 +1,289 @@
+"""Time alignment of an imported bundle: the shift, the retention cutoff, and the line rewrite.
+
+Order matters (vmimporter got it wrong): every timestamp is shifted **first** and only then
+compared with the target's retention cutoff, so "shift to now" rescues data that was older
+than the retention. Points that still fall outside are dropped and counted, never the whole
+series.
+
+``retentionPeriod`` follows VictoriaMetrics' flag syntax: a bare number means months (31
+days each, as VictoriaMetrics counts them; ``1`` is its default), otherwise a duration with
+the units ``ms s m h d w y`` (``m`` = minutes).
+
+``LineRewriter`` is the per-line transform of the upload: label edits, shift and trim. Lines
+in VictoriaMetrics' own layout keep their value array as raw bytes; only the parts that
+change are parsed (the ``metric`` object for label edits, the timestamp array for a shift or a
+cutoff). Anything else (strings, ``null``, booleans as values, odd layouts) goes through the
+tolerant codec of ``promkit.core.series``, which skips bad points one by one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+
+from promkit.bundle.windows import parse_duration_ms, parse_time_ms
+from promkit.core.errors import DataError, UsageError
+from promkit.core.promql import validate_label_name
+from promkit.core.series import decode_line, encode_line
+
+__all__ = [
+    "MONTH_MS",
+    "PROTECTED_LABELS",
+    "LineResult",
+    "LineRewriter",
+    "ShiftMode",
+    "ShiftSpec",
+    "parse_label_edits",
+    "parse_retention_ms",
+]
+
+MONTH_MS = 31 * 86_400_000
+PROTECTED_LABELS = frozenset({"__name__"})
+_BARE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def parse_retention_ms(value: str) -> int:
+    """A VictoriaMetrics ``retentionPeriod`` value in milliseconds (bare number = months)."""
+    raw = value.strip()
+    if _BARE_NUMBER.fullmatch(raw):
+        months = float(raw)
+        if months <= 0:
+            raise UsageError(f"retention {value!r} is not positive", hint="for example 1, 30d, 1y")
+        return round(months * MONTH_MS)
+    try:
+        ms = parse_duration_ms(raw)
+    except UsageError:
+        raise UsageError(
+            f"cannot parse retention {value!r}",
+            hint="use VictoriaMetrics' form: a number of months (1) or a duration (30d, 1y, 12w)",
+        ) from None
+    if ms <= 0:
+        raise UsageError(f"retention {value!r} is not positive", hint="for example 1, 30d, 1y")
+    return ms
+
+
+class ShiftMode(StrEnum):
+    NONE = "none"
+    NOW = "now"
+    ALIGN = "align"
+    EXPLICIT = "explicit"
+
+
+@dataclass(frozen=True)
+class ShiftSpec:
+    """What the user asked for; ``resolve`` turns it into milliseconds once the data range is
+    known."""
+
+    mode: ShiftMode = ShiftMode.NONE
+    amount_ms: int = 0  # EXPLICIT: the shift; ALIGN: the time the first sample goes to
+
+    @classmethod
+    def parse(cls, text: str | None, *, now_ms: int) -> ShiftSpec:
+        """``none``, ``now``, ``align=<time>`` or a signed duration (``-2h``, ``+3d``, ``90s``)."""
+        raw = (text or "none").strip()
+        if raw in ("", "none", "0"):
+            return cls()
+        if raw == "now":
+            return cls(ShiftMode.NOW)
+        if raw.startswith("align="):
+            return cls(ShiftMode.ALIGN, parse_time_ms(raw[6:], now_ms=now_ms))
+        sign = -1 if raw.startswith("-") else 1
+        body = raw[1:] if raw[:1] in "+-" else raw
+        try:
+            return cls(ShiftMode.EXPLICIT, sign * parse_duration_ms(body))
+        except UsageError:
+            raise UsageError(
+                f"cannot parse shift {text!r}",
+                hint="use now, align=2026-01-02T15:04:05Z, or a duration like 2h, -30m, +7d",
+            ) from None
+
+    def resolve(self, first_ms: int | None, last_ms: int | None, *, now_ms: int) -> int:
+        """The shift in ms for data spanning ``[first_ms, last_ms]``."""
+        if self.mode is ShiftMode.NONE:
+            return 0
+        if self.mode is ShiftMode.EXPLICIT:
+            return self.amount_ms
+        if first_ms is None or last_ms is None:
+            return 0  # no samples: nothing to move
+        if self.mode is ShiftMode.NOW:
+            return now_ms - last_ms
+        return self.amount_ms - first_ms
+
+    def describe(self) -> str:
+        if self.mode is ShiftMode.NONE:
+            return "none"
+        if self.mode is ShiftMode.NOW:
+            return "last sample at now"
+        if self.mode is ShiftMode.ALIGN:
+            return f"first sample at {self.amount_ms} ms"
+        return f"{self.amount_ms:+d} ms"
+
+
+def parse_label_edits(
+    add: Sequence[str] = (), drop: Sequence[str] = ()
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """``--add-label k=v`` and ``--drop-label k`` flags to ``(add, drop)``."""
+    added: dict[str, str] = {}
+    for item in add:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--add-label {item!r} is not k=v", hint="for example env=lab")
+        validate_label_name(name.strip())
+        if name.strip() in PROTECTED_LABELS:
+            raise UsageError("the metric name cannot be set with --add-label")
+        added[name.strip()] = value
+    dropped: list[str] = []
+    for name in drop:
+        validate_label_name(name.strip())
+        if name.strip() in PROTECTED_LABELS:
+            raise UsageError("__name__ cannot be dropped", hint="it is the metric name")
+        if name.strip() in added:
+            raise UsageError(f"label {name.strip()!r} is both added and dropped")
+        dropped.append(name.strip())
+    return added, tuple(dict.fromkeys(dropped))
+
+
+@dataclass
+class LineResult:
+    """One rewritten line (``None`` when every point was dropped) and what happened to it."""
+
+    line: bytes | None
+    labels_key: bytes  # the ``metric`` object as sent (identifies the series)
+    name: str
+    kept: int
+    nan: int
+    dropped_retention: int
+    skipped_values: int
+
+
+_PREFIX = b'{"metric":'
+_VALUES = b',"values":['
+_TIMESTAMPS = b'],"timestamps":['
+_NAME_KEY = b'"__name__":"'
+_VALUE_CHARS = b"0123456789.eE+-, \t\rInfNa"
+_STAMP_CHARS = b"0123456789-, \t\r"
+
+
+class LineRewriter:
+    """Label edits, time shift and retention trim for one import (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        shift_ms: int = 0,
+        cutoff_ms: int | None = None,
+        add_labels: Mapping[str, str] | None = None,
+        drop_labels: Sequence[str] = (),
+    ) -> None:
+        self.shift_ms = shift_ms
+        self.cutoff_ms = cutoff_ms
+        self.add_labels = dict(add_labels or {})
+        self.drop_labels = frozenset(drop_labels)
+        self._edits = bool(self.add_labels or self.drop_labels)
+
+    def _relabel(self, metric: dict[str, str]) -> dict[str, str]:
+        if not self._edits:
+            return metric
+        out = {k: v for k, v in metric.items() if k not in self.drop_labels}
+        out.update(self.add_labels)
+        return out
+
+    def rewrite(self, line: bytes) -> LineResult:
+        """Rewrite one source line; ``DataError`` if it is not a series at all."""
+        fast = self._fast(line)
+        return fast if fast is not None else self._slow(line)
+
+    def _fast(self, line: bytes) -> LineResult | None:
+        if not line.startswith(_PREFIX):
+            return None
+        cut = line.find(_VALUES)
+        tcut = line.find(_TIMESTAMPS, cut)
+        if cut < 0 or tcut < 0:
+            return None
+        body = line.rstrip()
+        if not body.endswith(b"]}"):
+            return None
+        raw_values = line[cut + len(_VALUES) : tcut]
+        if raw_values.translate(None, _VALUE_CHARS):
+            return None  # strings, null, booleans: per-point handling in the slow path
+        metric_raw = line[len(_PREFIX) : cut]
+        ts_raw = body[tcut + len(_TIMESTAMPS) - 1 : -1]
+        if ts_raw[1:-1].translate(None, _STAMP_CHARS) or not ts_raw.endswith(b"]"):
+            return None  # fractional, quoted or huge timestamps: normalised in the slow path
+        if self._edits:
+            try:
+                metric = orjson.loads(metric_raw)
+            except orjson.JSONDecodeError:
+                return None
+            if type(metric) is not dict or not all(type(v) is str for v in metric.values()):
+                return None
+            metric_raw = orjson.dumps(self._relabel(metric))
+        n_values = raw_values.count(b",") + 1 if raw_values.strip() else 0
+        if self.shift_ms or self.cutoff_ms is not None:
+            try:
+                timestamps = orjson.loads(ts_raw)
+            except orjson.JSONDecodeError:
+                return None
+            if type(timestamps) is not list or len(timestamps) != n_values:
+                return None
+            if not all(type(t) is int for t in timestamps):
+                return None
+            if self.shift_ms:
+                shift = self.shift_ms
+                timestamps = [t + shift for t in timestamps]
+            if timestamps and self.cutoff_ms is not None and min(timestamps) < self.cutoff_ms:
+                return None  # some points go: the slow path drops them one by one
+            ts_raw = orjson.dumps(timestamps)
+        elif ts_raw.count(b",") + 1 != n_values and n_values:
+            return None
+        if n_values == 0:
+            return LineResult(None, metric_raw, _name_of(metric_raw), 0, 0, 0, 0)
+        out = b"".join((_PREFIX, metric_raw, b',"values":[', raw_values, b"],", b'"timestamps":'))
+        out += ts_raw + b"}\n"
+        nan = raw_values.count(b"NaN")
+        return LineResult(out, metric_raw, _name_of(metric_raw), n_values, nan, 0, 0)
+
+    def _slow(self, line: bytes) -> LineResult:
+        series, skipped = decode_line(line)
+        metric = self._relabel(series.labels.to_dict())
+        values: list[float] = []
+        stamps: list[int] = []
+        dropped = 0
+        cutoff = self.cutoff_ms
+        for v, t in zip(series.values, series.timestamps, strict=True):
+            ts = t + self.shift_ms
+            if cutoff is not None and ts < cutoff:
+                dropped += 1
+                continue
+            values.append(v)
+            stamps.append(ts)
+        key = orjson.dumps(metric)
+        name = metric.get("__name__", "")
+        if not stamps:
+            return LineResult(None, key, name, 0, 0, dropped, skipped)
+        nan = sum(1 for v in values if isinstance(v, float) and math.isnan(v))
+        try:
+            out = encode_line(metric, values, stamps)
+        except DataError:
+            raise
+        return LineResult(out, key, name, len(stamps), nan, dropped, skipped)
+
+
+def _name_of(metric_raw: bytes) -> str:
+    i = metric_raw.find(_NAME_KEY)
+    if i < 0:
+        return ""
+    start = i + len(_NAME_KEY)
+    end = metric_raw.find(b'"', start)
+    if end < 0 or b"\\" in metric_raw[start:end]:
+        try:
+            obj = orjson.loads(metric_raw)
+        except orjson.JSONDecodeError:
+            return ""
+        return str(obj.get("__name__", "")) if isinstance(obj, dict) else ""
+    return metric_raw[start:end].decode("utf-8", "replace")
