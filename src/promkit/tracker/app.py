@@ -14,7 +14,15 @@ from promkit import __version__
 from promkit.tracker.context import TrackerContext
 from promkit.tracker.envelope import install_error_handlers
 from promkit.tracker.middleware import SecurityMiddleware
-from promkit.tracker.routes import api_keys, auth, health, metric_configs, metrics
+from promkit.tracker.routes import (
+    api_keys,
+    auth,
+    code_generation,
+    health,
+    metric_configs,
+    metrics,
+    tracker_script,
+)
 from promkit.tracker.settings import TrackerSettings, check_settings
 
 log = logging.getLogger("promkit.tracker")
@@ -52,7 +60,8 @@ def create_app(settings: TrackerSettings) -> FastAPI:
     )
     app.state.tracker = ctx
     install_error_handlers(app)
-    for module in (health, auth, api_keys, metric_configs, metrics):
+    routers = (health, auth, api_keys, metric_configs, metrics, code_generation, tracker_script)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(SecurityMiddleware)
     return app
