@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from promkit.core.console import print_json, stderr
 from promkit.core.errors import UsageError
@@ -43,10 +44,12 @@ _MODES = ("shift", "original", "realtime", "burst")
 def _load(path: Path) -> LoadedConfig:
     loaded = load_config(path)
     for warning in loaded.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning}")
+        stderr.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     level = loaded.config.log_level.upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("promkit").setLevel(level)
+    # httpx logs every request at INFO: only shown with log_level debug
+    logging.getLogger("httpx").setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
     return loaded
 
 
@@ -119,7 +122,9 @@ def run(
     stderr.print(
         f"fire: {len(disc.selection.selected)} series x {len(disc.combinations)} replicas -> "
         f"{cfg.target.url} (mode {runner.mode}, rate "
-        f"{cfg.rate.samples_per_second or 'unlimited'} samples/s)"
+        f"{cfg.rate.samples_per_second or 'unlimited'} samples/s)",
+        soft_wrap=True,
+        markup=False,
     )
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -128,7 +133,7 @@ def run(
     previous = signal.signal(signal.SIGTERM, on_term)
 
     def progress(stats: SenderStats) -> None:
-        stderr.print(progress_line(stats))
+        stderr.print(progress_line(stats), soft_wrap=True, markup=False)
 
     try:
         result = runner.run(disc, progress=None if quiet else progress)

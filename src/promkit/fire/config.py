@@ -282,6 +282,7 @@ def format_validation_error(exc: ValidationError, source: str) -> ConfigError:
     for err in exc.errors()[:8]:
         path = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = msg.removeprefix("Value error, ")
         lines.append(f"{path}: {msg}")
     more = len(exc.errors()) - len(lines)
     if more > 0:
