@@ -255,7 +255,10 @@ class RemoteWriteSender:
     # ------------------------------------------------------------------ producer side
 
     def add(self, series: Series) -> None:
-        """Queue one series; blocks while the workers are busy (bounded memory)."""
+        """Queue one series; blocks while the workers are busy (bounded memory).
+
+        Call from one producer thread: batches of a shard are queued in call order.
+        """
         if self._closed:
             raise UsageError("the remote-write sender is closed")
         self._raise_worker_error()
@@ -299,6 +302,8 @@ class RemoteWriteSender:
 
     def flush(self) -> None:
         """Send every pending batch and wait until all of them are done."""
+        if self._closed:
+            return
         with self._lock:
             batches = [(i, self._take(i)) for i in range(len(self._queues))]
         for shard, batch in batches:

@@ -35,6 +35,7 @@ __all__ = [
     "encode_samples",
     "encode_timeseries",
     "encode_write_request",
+    "is_stale_nan",
 ]
 
 # Prometheus' staleness marker: a NaN with a distinct bit pattern (value.StaleNaN).

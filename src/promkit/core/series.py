@@ -5,14 +5,17 @@ One line per series, as ``/api/v1/export`` writes and ``/api/v1/import`` reads::
     {"metric":{"__name__":"up","job":"a"},"values":[1,0.5,+Inf],"timestamps":[1700000000000,...]}
 
 The decoder is tolerant, because real exports are not always valid JSON: VictoriaMetrics
-1.79 writes the bare tokens ``+Inf``, ``-Inf`` and ``NaN``, other tools write ``null``,
+1.79 writes the bare tokens ``+Inf`` and ``-Inf`` (``NaN`` too, in other versions and
+tools), others write ``null``,
 ``"NaN"``, ``"Infinity"``, numbers as strings or booleans. A point that cannot be read is
 skipped and counted; it never drops the whole series. Only a line that is not a series at
-all raises ``DataError``.
+all raises ``DataError``. ``null`` points are skipped too: VictoriaMetrics 1.79 exports
+Prometheus staleness markers as ``null`` and refuses ``null`` on import.
 
 The encoder writes what VictoriaMetrics' import accepts: finite numbers as JSON numbers and
 non-finite values as the bare tokens ``+Inf``, ``-Inf``, ``NaN`` (VM 1.79 rejects strings
-and ``null`` in ``values`` and then drops the whole line).
+and ``null`` in ``values`` and then drops the whole line; it accepts ``NaN`` but does not
+store it).
 
 ``rewrite_metric`` is the fast path for label rewriting: it parses only the ``"metric"``
 object and passes the value and timestamp arrays through as raw bytes (about 6x faster
@@ -202,7 +205,6 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 # ------------------------------------------------------------------------- decoding
 
-# A JSON string (skipped as is) or a bare non-finite token outside strings (quoted).
 # A JSON string (kept as it is) or a bare non-finite token outside strings.
 _TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|([+-]?)(Infinity|Inf|NaN)', re.DOTALL)
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
