@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -226,3 +228,64 @@ def test_network_errors_are_retried_then_reported(refusing_url: str) -> None:
     stats = sender.stats()
     assert (stats.requests, stats.retries, stats.failures) == (3, 2, {"network": 1})
     assert "ConnectError" in stats.messages["network"]
+
+
+class FlakyProxy:
+    """A loopback HTTP proxy that answers the first ``failures`` POSTs with an injected
+    status and forwards the rest to a real receiver."""
+
+    def __init__(self, target: str, failures: list[int]) -> None:
+        self.target = target
+        self.failures = list(failures)
+        self.seen: list[int] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if proxy.failures:
+                    status = proxy.failures.pop(0)
+                    proxy.seen.append(status)
+                    self.send_response(status)
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(b"injected")
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                r = httpx.post(proxy.target, content=body, headers=headers, timeout=30.0)
+                proxy.seen.append(r.status_code)
+                self.send_response(r.status_code)
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/write"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_injected_503_and_429_are_retried_until_vm_accepts(vm: VMServer) -> None:
+    name = unique("rw_flaky")
+    proxy = FlakyProxy(f"{vm.url}/api/v1/write", [503, 429, 502])
+    try:
+        retry = RetryPolicy(max_attempts=5, initial_backoff=0.01, max_backoff=0.05)
+        with RemoteWriteSender(proxy.url, concurrency=1, retry=retry) as sender:
+            sender.add_many(make_series(name, count=3, points=20))
+    finally:
+        proxy.close()
+    stats = sender.stats()
+    assert proxy.seen == [503, 429, 502, 204]
+    assert (stats.requests, stats.retries, stats.samples_sent, stats.failures) == (4, 3, 60, {})
+    vm.flush()
+    got = export_series(vm, f'{{__name__="{name}"}}', DecodeStats())
+    assert sum(len(s) for s in got) == 60  # written once: no duplicates, nothing lost

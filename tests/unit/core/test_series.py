@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import orjson
@@ -275,3 +276,26 @@ def test_series_requires_parallel_lists() -> None:
         Series.of({"a": "b"}, [1, 2], [1])
     s = Series.of({"a": "b"}, [1, 2], [10, 20])
     assert [tuple(p) for p in s.samples()] == [(1, 10), (2, 20)]
+
+
+@given(
+    lines=st.lists(
+        st.binary(min_size=1, max_size=50).map(lambda b: b.replace(b"\n", b"x")), max_size=20
+    ),
+    cuts=st.lists(st.integers(0, 2000), max_size=30),
+)
+def test_iter_lines_equals_splitlines_for_any_chunking(lines: list[bytes], cuts: list[int]) -> None:
+    blob = b"\n".join(lines)
+    points = sorted({c for c in cuts if c < len(blob)} | {0, len(blob)})
+    chunks = [blob[a:b] for a, b in itertools.pairwise(points)]
+    expected = [x.removesuffix(b"\r") for x in blob.split(b"\n")]
+    assert list(iter_lines(chunks)) == [x for x in expected if x and not x.isspace()]
+
+
+@given(values=st.lists(finite | special, min_size=1, max_size=20))
+def test_rewrite_metric_fast_path_agrees_with_full_decode(values: list[float]) -> None:
+    raw = encode_line({"__name__": "m", "job": "a"}, values, list(range(len(values))))
+    out = rewrite_metric(raw.rstrip(b"\n"), lambda m: {**m, "job": "b"})
+    series, skipped = decode_line(out)
+    assert skipped == 0 and series.labels == {"__name__": "m", "job": "b"}
+    assert same(series.values, values)
