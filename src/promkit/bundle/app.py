@@ -1,58 +1,49 @@
-"""The ``promkit ui`` console: a FastAPI app serving the page and its JSON API.
+"""The ``promkit ui`` console: a FastAPI app serving the wizard page and its JSON API.
 
 Built only by ``create_app(settings)``; nothing connects or reads the environment at import
 time. The security model (Host/Origin checks, session token, error mapping) lives in
-``promkit.core.web`` and is applied to every route here.
+``promkit.core.web`` and is applied to every route here. The API is split by resource in
+``promkit.bundle.routes``: connection (validate), discovery, sample, export jobs, download.
 """
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from promkit import __version__
-from promkit.core.connection import Connection, ConnectionConfig
-from promkit.core.tsdb import TSDBClient, ValidationResult
+from promkit.bundle.routes import ROUTERS
+from promkit.bundle.routes.connection import ValidateRequest
+from promkit.bundle.routes.deps import (
+    ClientFactory,
+    Console,
+    ConsoleSettings,
+    Validator,
+    connect_with_tsdb,
+    validate_with_tsdb,
+)
+from promkit.core.jobs import JobManager
 from promkit.core.web import (
     LocalUIGuard,
-    LocalUIPolicy,
     install_error_handlers,
     load_static,
     page_response,
     static_response,
 )
 
-Validator = Callable[[ConnectionConfig], ValidationResult]
-
-
-def validate_with_tsdb(config: ConnectionConfig) -> ValidationResult:
-    """The production validator: ``TSDBClient(Connection.from_config(config)).validate()``."""
-    with TSDBClient(Connection.from_config(config)) as client:
-        return client.validate()
-
-
-@dataclass(frozen=True)
-class ConsoleSettings:
-    """Everything the console needs, resolved once by the CLI."""
-
-    policy: LocalUIPolicy
-    output_dir: Path
-    version: str = __version__
-
-
-# --------------------------------------------------------------------------- API models
-
-
-class ValidateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    connection: ConnectionConfig
+__all__ = [
+    "ConfigResponse",
+    "ConsoleSettings",
+    "HealthResponse",
+    "ValidateRequest",
+    "Validator",
+    "create_app",
+    "validate_with_tsdb",
+]
 
 
 class HealthResponse(BaseModel):
@@ -66,14 +57,30 @@ class ConfigResponse(BaseModel):
     os: str
 
 
-# --------------------------------------------------------------------------- the app
-
-
-def create_app(settings: ConsoleSettings, *, validator: Validator | None = None) -> FastAPI:
-    """Build the console app. ``validator`` is injectable for tests; default: the TSDB client."""
-    validate = validator or validate_with_tsdb
+def create_app(
+    settings: ConsoleSettings,
+    *,
+    validator: Validator | None = None,
+    client_factory: ClientFactory | None = None,
+) -> FastAPI:
+    """Build the console app. ``validator``/``client_factory`` are injectable for tests."""
+    console = Console(
+        settings=settings,
+        jobs=JobManager(
+            settings.staging_root,
+            concurrency=settings.job_concurrency,
+            retention_s=settings.job_retention_s,
+        ),
+        client_factory=client_factory or connect_with_tsdb,
+        validator=validator or validate_with_tsdb,
+    )
     assets = load_static("promkit.bundle")
     index = assets["index.html"].body
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        console.jobs.shutdown(cancel=True)
 
     app = FastAPI(
         title="promkit console",
@@ -81,7 +88,9 @@ def create_app(settings: ConsoleSettings, *, validator: Validator | None = None)
         docs_url=None,  # Swagger/ReDoc pages load third-party scripts; the spec is enough
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
+    app.state.console = console
     install_error_handlers(app)
 
     @app.get("/api/health", response_model=HealthResponse, tags=["console"])
@@ -97,22 +106,8 @@ def create_app(settings: ConsoleSettings, *, validator: Validator | None = None)
             os=platform.system().lower(),
         )
 
-    @app.post(
-        "/api/validate",
-        response_model=ValidationResult,
-        tags=["gather"],
-        responses={
-            400: {"description": "bad connection settings"},
-            401: {"description": "credentials refused"},
-            502: {"description": "server unreachable or answered with an error"},
-        },
-    )
-    def validate_connection(body: ValidateRequest) -> ValidationResult:
-        """Tell which server answers at the connection and its version.
-
-        Credentials are never echoed: the answer holds the resolved endpoint only.
-        """
-        return validate(body.connection)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/", include_in_schema=False)
     def page() -> Response:
@@ -124,14 +119,3 @@ def create_app(settings: ConsoleSettings, *, validator: Validator | None = None)
 
     app.add_middleware(LocalUIGuard, policy=settings.policy)
     return app
-
-
-__all__ = [
-    "ConfigResponse",
-    "ConsoleSettings",
-    "HealthResponse",
-    "ValidateRequest",
-    "Validator",
-    "create_app",
-    "validate_with_tsdb",
-]

@@ -1,0 +1,16 @@
+"""The console's JSON API, one router per resource (see each module)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from promkit.bundle.routes import connection, discovery, download, export
+
+ROUTERS: tuple[APIRouter, ...] = (
+    connection.router,
+    discovery.router,
+    export.router,
+    download.router,
+)
+
+__all__ = ["ROUTERS"]
