@@ -83,7 +83,10 @@ def plan(
 
     cfg = _load(config).config
     runner = _runner(cfg, shard, mode)
-    result = make_plan(cfg, runner.source, runner.discover(), runner.mode)
+    try:
+        result = make_plan(cfg, runner.source, runner.discover(), runner.mode)
+    finally:
+        runner.source.client.close()
     if json:
         print_json(result.to_dict())
     else:
@@ -139,6 +142,7 @@ def run(
         result = runner.run(disc, progress=None if quiet else progress)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        runner.source.client.close()
     doc = report_dict(
         result, target=cfg.target.url, shard=shard, rate_limit=cfg.rate.samples_per_second
     )

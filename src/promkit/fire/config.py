@@ -65,6 +65,7 @@ class Endpoint(_Strict):
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)  # header name -> env var
     tenant: str | None = None
     tenant_header: str = "X-Scope-OrgID"
     tls_ca_file: str | None = None
@@ -80,6 +81,16 @@ class Endpoint(_Strict):
             raise ValueError("must not carry credentials; use username + password_env/_file")
         return v.rstrip("/")
 
+    @model_validator(mode="after")
+    def _auth(self) -> Endpoint:
+        has_password = self.password_env is not None or self.password_file is not None
+        has_token = self.bearer_token_env is not None or self.bearer_token_file is not None
+        if has_password and not self.username:
+            raise ValueError("password_env/password_file need a username")
+        if has_token and self.username:
+            raise ValueError("use either username (basic auth) or a bearer token, not both")
+        return self
+
     def password(self) -> SecretStr | None:
         return read_secret(env=self.password_env, file=self.password_file)
 
@@ -89,6 +100,14 @@ class Endpoint(_Strict):
     def all_headers(self) -> dict[str, str]:
         """Custom headers plus the tenant header (when a tenant is set)."""
         headers = dict(self.headers)
+        for name, var in self.headers_env.items():
+            value = os.environ.get(var)
+            if not value:
+                raise ConfigError(
+                    f"header {name} should come from environment variable {var}, which is unset",
+                    hint=f"export {var}=... or remove it from headers_env",
+                )
+            headers[name] = value
         if self.tenant:
             headers[self.tenant_header] = self.tenant
         return headers

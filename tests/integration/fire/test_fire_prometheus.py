@@ -88,11 +88,16 @@ def test_fire_reads_prometheus_raw_samples(
         "replication": {"labels": [{"name": "fire_from_prom", "values": [rep]}]},
         "timestamps": {"mode": "original"},
     }
-    result = fire_cli("run", "-c", str(write_config(cfg)), "-q", "--json")
+    path = write_config(cfg)
+    plan = fire_cli("plan", "-c", str(path), "--json")
+    assert plan.exit_code == 0, plan.stderr
+    result = fire_cli("run", "-c", str(path), "-q", "--json")
     assert result.exit_code == 0, result.stdout + result.stderr
     expected = raw_samples(prometheus, '{__name__="prometheus_build_info"}', end)
     want_ts = [round(float(t) * 1000) for t, _ in expected[0]["values"] if float(t) > start]
     assert want_ts  # the query window holds some scrapes
+    assert json.loads(plan.stdout)["source_samples"] == len(want_ts)
+    assert json.loads(result.stdout)["sent"]["samples"] == len(want_ts)
     vm.flush()
     rows = vm.export(f'{{fire_from_prom="{rep}"}}', start="0", end=str(int(time.time()) + 60))
     assert len(rows) == 1

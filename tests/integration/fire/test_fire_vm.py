@@ -294,3 +294,34 @@ def test_fire_no_series_is_a_clear_error(
     result = fire_cli("run", "-c", str(path), "-q")
     assert result.exit_code == 5
     assert "no series to replicate" in result.stderr
+
+
+def test_fire_runs_a_promfire_config(
+    vm_factory: Callable[..., VMServer],
+    metric: str,
+    write_config: Callable[..., Path],
+    fire_cli: Callable[..., Any],
+) -> None:
+    vm = vm_factory()  # PromFire has no selectors: it replicates everything, so a private VM
+    seed(vm, metric)
+    vm.seed(f"{metric}_up_excluded", {"instance": "a"}, [1.0], [int(time.time() * 1000) - 60_000])
+    path = write_config(
+        {
+            "prometheus": {"query_url": vm.url, "remote_write_url": f"{vm.url}/api/v1/write"},
+            "benchmark": {"replication_factor": 2, "query_range_hours": 0.5, "batch_size": 100},
+            "exclude_metrics": ["_up_"],  # unanchored, as in PromFire
+            "log_level": "WARN",
+        }
+    )
+    result = fire_cli("run", "-c", str(path), "-q", "--json", "--mode", "original")
+    assert result.exit_code == 0, result.stderr
+    vm.flush()
+    rows = vm.export(
+        f'{{__name__=~"{metric}.*",benchmark_replica!=""}}',
+        start="0",
+        end=str(int(time.time()) + 60),
+    )
+    assert sorted((r["metric"]["instance"], r["metric"]["benchmark_replica"]) for r in rows) == [
+        ("a", "replica-0"), ("a", "replica-1"), ("b", "replica-0"), ("b", "replica-1"),
+    ]  # fmt: skip
+    assert all(r["metric"]["__name__"] == metric for r in rows)

@@ -236,3 +236,30 @@ def test_promfire_empty_benchmark_instance_is_filled() -> None:
 def test_promfire_unknown_key_in_section_is_error() -> None:
     with pytest.raises(ConfigError, match=r"benchmark\.replicas: unknown key"):
         parse_config({"benchmark": {"replicas": 2}}, env={})
+
+
+def test_config_password_without_username_is_error() -> None:
+    with pytest.raises(ConfigError, match="need a username"):
+        cfg({"target": {"url": "http://h:2/api/v1/write", "password_env": "X"}})
+
+
+def test_config_basic_and_bearer_together_is_error() -> None:
+    with pytest.raises(ConfigError, match="not both"):
+        cfg({"target": {"url": "http://h:2/w", "username": "u", "bearer_token_env": "T"}})
+
+
+def test_config_headers_from_env_and_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = cfg(
+        {
+            "target": {
+                "url": "http://h:2/api/v1/write",
+                "headers": {"X-Team": "sre"},
+                "headers_env": {"X-Api-Key": "FIRE_KEY"},
+                "tenant": "42",
+            }
+        }
+    )
+    with pytest.raises(ConfigError, match="FIRE_KEY"):
+        c.target.all_headers()
+    monkeypatch.setenv("FIRE_KEY", "k3y")
+    assert c.target.all_headers() == {"X-Team": "sre", "X-Api-Key": "k3y", "X-Scope-OrgID": "42"}
