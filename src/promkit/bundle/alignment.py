@@ -27,7 +27,7 @@ from enum import StrEnum
 import orjson
 
 from promkit.bundle.windows import parse_duration_ms, parse_time_ms
-from promkit.core.errors import DataError, UsageError
+from promkit.core.errors import UsageError
 from promkit.core.promql import validate_label_name
 from promkit.core.series import decode_line, encode_line
 
@@ -159,6 +159,8 @@ class LineResult:
     nan: int
     dropped_retention: int
     skipped_values: int
+    first_ms: int | None = None  # the smallest and largest timestamp sent
+    last_ms: int | None = None
 
 
 _PREFIX = b'{"metric":'
@@ -224,29 +226,26 @@ class LineRewriter:
                 return None
             metric_raw = orjson.dumps(self._relabel(metric))
         n_values = raw_values.count(b",") + 1 if raw_values.strip() else 0
-        if self.shift_ms or self.cutoff_ms is not None:
-            try:
-                timestamps = orjson.loads(ts_raw)
-            except orjson.JSONDecodeError:
-                return None
-            if type(timestamps) is not list or len(timestamps) != n_values:
-                return None
-            if not all(type(t) is int for t in timestamps):
-                return None
-            if self.shift_ms:
-                shift = self.shift_ms
-                timestamps = [t + shift for t in timestamps]
-            if timestamps and self.cutoff_ms is not None and min(timestamps) < self.cutoff_ms:
-                return None  # some points go: the slow path drops them one by one
-            ts_raw = orjson.dumps(timestamps)
-        elif ts_raw.count(b",") + 1 != n_values and n_values:
+        try:
+            timestamps = orjson.loads(ts_raw)
+        except orjson.JSONDecodeError:
             return None
+        if type(timestamps) is not list or len(timestamps) != n_values:
+            return None
+        name = _name_of(metric_raw)
         if n_values == 0:
-            return LineResult(None, metric_raw, _name_of(metric_raw), 0, 0, 0, 0)
+            return LineResult(None, metric_raw, name, 0, 0, 0, 0)
+        lo, hi = min(timestamps), max(timestamps)
+        if self.shift_ms:
+            shift = self.shift_ms
+            ts_raw = orjson.dumps([t + shift for t in timestamps])
+            lo, hi = lo + shift, hi + shift
+        if self.cutoff_ms is not None and lo < self.cutoff_ms:
+            return None  # some points go: the slow path drops them one by one
         out = b"".join((_PREFIX, metric_raw, b',"values":[', raw_values, b"],", b'"timestamps":'))
         out += ts_raw + b"}\n"
         nan = raw_values.count(b"NaN")
-        return LineResult(out, metric_raw, _name_of(metric_raw), n_values, nan, 0, 0)
+        return LineResult(out, metric_raw, name, n_values, nan, 0, 0, lo, hi)
 
     def _slow(self, line: bytes) -> LineResult:
         series, skipped = decode_line(line)
@@ -267,11 +266,10 @@ class LineRewriter:
         if not stamps:
             return LineResult(None, key, name, 0, 0, dropped, skipped)
         nan = sum(1 for v in values if isinstance(v, float) and math.isnan(v))
-        try:
-            out = encode_line(metric, values, stamps)
-        except DataError:
-            raise
-        return LineResult(out, key, name, len(stamps), nan, dropped, skipped)
+        out = encode_line(metric, values, stamps)
+        return LineResult(
+            out, key, name, len(stamps), nan, dropped, skipped, min(stamps), max(stamps)
+        )
 
 
 def _name_of(metric_raw: bytes) -> str:
