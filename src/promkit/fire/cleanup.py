@@ -10,7 +10,8 @@ labels with these values would be deleted too; ``--dry-run`` shows how many matc
   an ``/insert/<tenant>/prometheus`` write URL).
 - Prometheus: the same path, only when started with ``--web.enable-admin-api``; it marks
   the series deleted (tombstones) and frees the space at the next compaction or after
-  ``POST /api/v1/admin/tsdb/clean_tombstones``, which cleanup calls.
+  ``POST /api/v1/admin/tsdb/clean_tombstones``, which cleanup calls. Its series API keeps
+  listing deleted series until the next head compaction, so counts there are index counts.
 """
 
 from __future__ import annotations
@@ -74,14 +75,17 @@ def cleanup(config: FireConfig, *, dry_run: bool = False) -> CleanupResult:
         if dry_run or matched == 0:
             return CleanupResult(selector, matched, deleted=False, remaining_series=matched)
         base = _admin_base(conn)
+        tombstones = False
         with conn.client() as http:
             _post(http, client, f"{base}{ADMIN}/delete_series", selector)
             # Prometheus frees the space now; VictoriaMetrics has no such endpoint.
             with contextlib.suppress(PromkitError):
                 _post(http, client, f"{base}{ADMIN}/clean_tombstones", None)
-        return CleanupResult(
-            selector, matched, deleted=True, remaining_series=_count(client, selector)
-        )
+                tombstones = True
+        # Prometheus keeps deleted series in its head index (and /api/v1/series) until the
+        # next head compaction, so only a VictoriaMetrics recount is meaningful.
+        remaining = None if tombstones else _count(client, selector)
+        return CleanupResult(selector, matched, deleted=True, remaining_series=remaining)
 
 
 __all__ = ["CleanupResult", "cleanup"]

@@ -191,10 +191,12 @@ def cleanup(
     elif dry_run or not result.deleted:
         typer.echo(f"{result.matched_series} series match {result.selector}")
     else:
-        typer.echo(
-            f"deleted {result.matched_series} series matching {result.selector}; "
+        remain = (
             f"{result.remaining_series} remain"
+            if result.remaining_series is not None
+            else "the server drops them from its index at the next head compaction"
         )
+        typer.echo(f"deleted {result.matched_series} series matching {result.selector}; {remain}")
 
 
 __all__ = ["app"]

@@ -1,4 +1,4 @@
-"""promkit fire with Prometheus 2.42: as the remote-write target (shift mode, exact
+"""promkit fire with Prometheus 2.42: as the remote-write target (shift, burst; exact
 replicas, cleanup through the admin API) and as the source (raw samples by query)."""
 
 from __future__ import annotations
@@ -26,13 +26,17 @@ def raw_samples(prom: PrometheusServer, selector: str, at: float) -> list[dict[s
     return sorted(r.json()["data"]["result"], key=lambda row: sorted(row["metric"].items()))
 
 
-def test_fire_into_prometheus_shift_mode_and_cleanup(
+@pytest.mark.parametrize(("mode", "spacing"), [("shift", 10_000), ("burst", 1)])
+def test_fire_into_prometheus_and_cleanup(
+    mode: str,
+    spacing: int,
     vm: VMServer,
     prometheus: PrometheusServer,
     metric: str,
     write_config: Callable[..., Path],
     fire_cli: Callable[..., Any],
 ) -> None:
+    site = f"fire_site_{metric[-6:]}"  # Prometheus lists deleted series until compaction
     end = int(time.time() * 1000) - 60_000
     stamps = [end - (POINTS - 1 - i) * 10_000 for i in range(POINTS)]
     vm.seed(metric, {"instance": "a"}, [float(i) * 1.5 for i in range(POINTS)], stamps)
@@ -40,10 +44,12 @@ def test_fire_into_prometheus_shift_mode_and_cleanup(
         "source": {"url": vm.url},
         "target": {"url": prometheus.remote_write_url},
         "selection": {"match": [f'{{__name__="{metric}"}}'], "window": "10m"},
-        "replication": {"labels": [{"name": "fire_site", "values": ["x", "y", "z"]}]},
+        "replication": {"labels": [{"name": site, "values": ["x", "y", "z"]}]},
         "send": {"batch_samples": 5, "concurrency": 3},
+        "timestamps": {"mode": mode},
     }
     path = write_config(cfg)
+    before = time.time()
     result = fire_cli("run", "-c", str(path), "-q", "--json")
     after = time.time()
     assert result.exit_code == 0, result.stdout + result.stderr
@@ -51,17 +57,17 @@ def test_fire_into_prometheus_shift_mode_and_cleanup(
     assert report["sent"]["samples"] == 3 * POINTS and report["sent"]["failures_by_status"] == {}
 
     rows = raw_samples(prometheus, f'{{__name__="{metric}"}}', after)
-    assert [r["metric"]["fire_site"] for r in rows] == ["x", "y", "z"]
+    assert [r["metric"][site] for r in rows] == ["x", "y", "z"]
     for row in rows:
         assert row["metric"] == {
             "__name__": metric,
             "instance": "a",
-            "fire_site": row["metric"]["fire_site"],
+            site: row["metric"][site],
         }
         ts = [round(float(t) * 1000) for t, _ in row["values"]]
         assert len(ts) == POINTS
-        assert max(ts) <= after * 1000
-        assert [b - a for a, b in itertools.pairwise(ts)] == [10_000] * (POINTS - 1)
+        assert before * 1000 <= max(ts) <= after * 1000
+        assert [b - a for a, b in itertools.pairwise(ts)] == [spacing] * (POINTS - 1)
         assert [float(v) for _, v in row["values"]] == [float(i) * 1.5 for i in range(POINTS)]
 
     done = fire_cli("cleanup", "-c", str(path), "--yes")
