@@ -24,6 +24,7 @@ from promkit.tracker.routes import (
     tracker_script,
 )
 from promkit.tracker.settings import TrackerSettings, check_settings
+from promkit.tracker.web import install_web
 
 log = logging.getLogger("promkit.tracker")
 
@@ -63,6 +64,7 @@ def create_app(settings: TrackerSettings) -> FastAPI:
     routers = (health, auth, api_keys, metric_configs, metrics, code_generation, tracker_script)
     for module in routers:
         app.include_router(module.router)
+    install_web(app)  # web app: cookie sessions, dashboard API, /app/ (tracker.web)
     app.add_middleware(SecurityMiddleware)
     return app
 
