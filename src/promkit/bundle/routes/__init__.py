@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from promkit.bundle.routes import connection, discovery, download, export
+from promkit.bundle.routes import connection, discovery, download, export, sample
 
 ROUTERS: tuple[APIRouter, ...] = (
     connection.router,
     discovery.router,
+    sample.router,
     export.router,
     download.router,
 )

@@ -8,6 +8,7 @@ out are refused. There is no directory listing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, Query
@@ -43,6 +44,8 @@ def resolve_download(output_dir: Path, requested: str) -> Path:
     candidate = Path(text)
     if not candidate.is_absolute():
         candidate = base / candidate
+    if Path(os.path.normpath(candidate)).parent != base:
+        raise _outside(base)
     try:
         resolved = candidate.resolve(strict=True)
     except FileNotFoundError:
@@ -51,14 +54,18 @@ def resolve_download(output_dir: Path, requested: str) -> Path:
         ) from None
     except (OSError, RuntimeError, ValueError):
         raise UsageError("the file name cannot be resolved", hint="pass the bundle name") from None
-    if resolved.parent != base:
-        raise ForbiddenPathError(
-            "access denied: only files in the console's output directory can be downloaded",
-            hint=f"bundles are written to {base}",
-        )
+    if resolved.parent != base:  # a symlink pointing out
+        raise _outside(base)
     if not resolved.is_file():
         raise NotFoundError(f"{resolved.name!r} is not a file", hint="pass the bundle name")
     return resolved
+
+
+def _outside(base: Path) -> ForbiddenPathError:
+    return ForbiddenPathError(
+        "access denied: only files in the console's output directory can be downloaded",
+        hint=f"bundles are written to {base}",
+    )
 
 
 @router.get(

@@ -18,12 +18,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from promkit.bundle.config import ExportRequest, to_export_spec
+from promkit.bundle.discovery import build_match
 from promkit.bundle.export import ExportResult, ExportSpec, LocalContext, export_runner, run_export
 from promkit.bundle.routes.deps import Console, ConsoleDep, error_responses
 from promkit.core.errors import UsageError
 from promkit.core.jobs import JobSnapshot
+from promkit.core.tsdb import TSDBClient
 
-__all__ = ["ExportStatus", "JobRef", "router"]
+__all__ = ["ExportStatus", "JobRef", "checked_spec", "router"]
 
 router = APIRouter(tags=["export"])
 
@@ -53,20 +55,28 @@ class ExportStatus(JobSnapshot):
 
 def _status(snap: JobSnapshot) -> ExportStatus:
     data = snap.model_dump()
-    result = ExportResult.model_validate(data.pop("result")) if snap.result else None
+    raw = data.pop("result")
+    result = ExportResult.model_validate(raw) if raw else None
     name = Path(result.bundle_path).name if result else None
     return ExportStatus(**data, result=result, archive_name=name)
 
 
-def _spec(console: Console, request: ExportRequest) -> ExportSpec:
+def checked_spec(console: Console, request: ExportRequest, client: TSDBClient) -> ExportSpec:
+    """``request`` as an ``ExportSpec``; refuses file locations the console does not own."""
     if request.output_dir is not None or request.staging_dir is not None:
         raise UsageError(
             "the console decides where bundles go: output_dir and staging_dir are not accepted",
             hint=f"bundles are written to {console.output_dir}; "
             "start `promkit ui --output DIR` for another place",
         )
+    spec = to_export_spec(request, client=client)
+    build_match(spec.mode, spec.jobs, spec.selector, spec.query)  # an empty selection fails now
+    return spec
+
+
+def _spec(console: Console, request: ExportRequest) -> ExportSpec:
     with console.client_factory(request.connection) as client:
-        return to_export_spec(request, client=client)
+        return checked_spec(console, request, client)
 
 
 @router.post("/api/export", response_model=ExportResult, responses=ERRORS)
