@@ -6,15 +6,86 @@ they come from an environment variable, a file, or an interactive prompt.
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+import contextlib
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
-from promkit.core.connection import Auth, AuthType, ConnectionConfig
-from promkit.core.console import print_json, read_secret, stderr
-from promkit.core.errors import PromkitError, UsageError
+from promkit.bundle.archive import new_export_id
+from promkit.bundle.config import (
+    ExportRequest,
+    RequestConnection,
+    to_export_spec,
+)
+from promkit.bundle.discovery import ComponentInfo, JobInfo, discover_components, discover_jobs
+from promkit.bundle.export import ExportSpec, LocalContext, run_export, stream_export
+from promkit.bundle.gather_options import (
+    _CONN,
+    _OUT,
+    _SEL,
+    _TIMEOUT_HELP,
+    _URL_HELP,
+    BearerEnvOpt,
+    BearerFileOpt,
+    CaFileOpt,
+    ComponentOpt,
+    ConfigOpt,
+    ConnFlags,
+    DropOpt,
+    EndOpt,
+    HeaderEnvOpt,
+    HeaderFileOpt,
+    HeaderNameOpt,
+    InsecureOpt,
+    JobOpt,
+    JsonOpt,
+    KeepInstanceOpt,
+    KeepJobOpt,
+    LabelOpt,
+    ModeOpt,
+    ObfuscateOpt,
+    PasswordEnvOpt,
+    PasswordFileOpt,
+    QueryOpt,
+    Selection,
+    SelectorOpt,
+    StartOpt,
+    StepOpt,
+    TenantOpt,
+    TimeoutOpt,
+    UrlOpt,
+    UsernameOpt,
+    VerboseOpt,
+    build_auth,
+    build_request,
+)
+from promkit.bundle.preview import MAX_PREVIEW, build_preview
+from promkit.core.connection import Connection, ConnectionConfig
+from promkit.core.console import print_json, stderr
+from promkit.core.errors import (
+    CanceledError,
+    DataError,
+    NotFoundError,
+    PromkitError,
+    UsageError,
+)
+from promkit.core.tsdb import TSDBClient
 
 app = typer.Typer(
     name="gather",
@@ -23,189 +94,26 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_AUTH = "Authentication (secrets: env var, file or prompt; never argv)"
-_CONN = "Connection"
-
-
-def _secret(
-    what: str, *, env: str | None, file: str | None, flag_env: str, flag_file: str
-) -> SecretStr:
-    """Read a secret the user asked for; fail with a hint when it is not there."""
-    if env and file:
-        raise UsageError(
-            f"{what}: give either {flag_env} or {flag_file}, not both",
-            hint=f"keep one source for the {what}",
-        )
-    if env and not os.environ.get(env):
-        raise UsageError(
-            f"{what}: environment variable {env} is not set or empty",
-            hint=f"export {env}=... first, or use {flag_file} FILE",
-        )
-    value = read_secret(env=env, file=file, prompt=what.capitalize())
-    if value is None:
-        raise UsageError(
-            f"no {what} given",
-            hint=f"pass {flag_env} VAR or {flag_file} FILE (or run in a terminal to be prompted)",
-        )
-    return value
-
-
-def build_auth(
-    *,
-    username: str | None,
-    password_env: str | None,
-    password_file: str | None,
-    bearer_token_env: str | None,
-    bearer_token_file: str | None,
-    header_name: str | None,
-    header_value_env: str | None,
-    header_value_file: str | None,
-) -> Auth:
-    """The ``Auth`` the flags describe (at most one kind)."""
-    kinds = [
-        name
-        for name, used in (
-            ("basic", bool(username or password_env or password_file)),
-            ("bearer", bool(bearer_token_env or bearer_token_file)),
-            ("header", bool(header_name or header_value_env or header_value_file)),
-        )
-        if used
-    ]
-    if len(kinds) > 1:
-        raise UsageError(
-            f"conflicting authentication flags: {' and '.join(kinds)}",
-            hint="use one of --username (basic), --bearer-token-* or --header-name",
-        )
-    if not kinds:
-        return Auth()
-    if kinds == ["basic"]:
-        if not username:
-            raise UsageError("a password was given without --username", hint="add --username NAME")
-        password = _secret(
-            "password",
-            env=password_env,
-            file=password_file,
-            flag_env="--password-env",
-            flag_file="--password-file",
-        )
-        return Auth(type=AuthType.BASIC, username=username, password=password)
-    if kinds == ["bearer"]:
-        token = _secret(
-            "bearer token",
-            env=bearer_token_env,
-            file=bearer_token_file,
-            flag_env="--bearer-token-env",
-            flag_file="--bearer-token-file",
-        )
-        return Auth(type=AuthType.BEARER, token=token)
-    if not header_name:
-        raise UsageError(
-            "a header value was given without --header-name", hint="add --header-name NAME"
-        )
-    value = _secret(
-        "header value",
-        env=header_value_env,
-        file=header_value_file,
-        flag_env="--header-value-env",
-        flag_file="--header-value-file",
-    )
-    return Auth(type=AuthType.HEADER, header_name=header_name, header_value=value)
-
 
 @app.command()
 def validate(
-    url: Annotated[
-        str,
-        typer.Option(
-            "--url",
-            help="Server URL, e.g. http://localhost:8428 or "
-            "http://vmselect:8481/select/0/prometheus.",
-            rich_help_panel=_CONN,
-        ),
-    ],
-    username: Annotated[
-        str | None, typer.Option("--username", help="Basic-auth user.", rich_help_panel=_AUTH)
-    ] = None,
-    password_env: Annotated[
-        str | None,
-        typer.Option(
-            "--password-env",
-            metavar="VAR",
-            help="Env var with the password.",
-            rich_help_panel=_AUTH,
-        ),
-    ] = None,
-    password_file: Annotated[
-        str | None,
-        typer.Option(
-            "--password-file", metavar="FILE", help="File with the password.", rich_help_panel=_AUTH
-        ),
-    ] = None,
-    bearer_token_env: Annotated[
-        str | None,
-        typer.Option(
-            "--bearer-token-env",
-            metavar="VAR",
-            help="Env var with a bearer token.",
-            rich_help_panel=_AUTH,
-        ),
-    ] = None,
-    bearer_token_file: Annotated[
-        str | None,
-        typer.Option(
-            "--bearer-token-file",
-            metavar="FILE",
-            help="File with a bearer token.",
-            rich_help_panel=_AUTH,
-        ),
-    ] = None,
-    header_name: Annotated[
-        str | None,
-        typer.Option("--header-name", help="Custom auth header name.", rich_help_panel=_AUTH),
-    ] = None,
-    header_value_env: Annotated[
-        str | None,
-        typer.Option(
-            "--header-value-env",
-            metavar="VAR",
-            help="Env var with the header value.",
-            rich_help_panel=_AUTH,
-        ),
-    ] = None,
-    header_value_file: Annotated[
-        str | None,
-        typer.Option(
-            "--header-value-file",
-            metavar="FILE",
-            help="File with the header value.",
-            rich_help_panel=_AUTH,
-        ),
-    ] = None,
-    tenant: Annotated[
-        str | None,
-        typer.Option(
-            "--tenant", help="Cluster tenant: ACCOUNT or ACCOUNT:PROJECT.", rich_help_panel=_CONN
-        ),
-    ] = None,
-    insecure: Annotated[
-        bool,
-        typer.Option(
-            "--insecure",
-            help="Skip TLS certificate checks (test servers only).",
-            rich_help_panel=_CONN,
-        ),
-    ] = False,
-    ca_file: Annotated[
-        str | None,
-        typer.Option("--ca-file", help="PEM file with the CA to trust.", rich_help_panel=_CONN),
-    ] = None,
+    url: Annotated[str, typer.Option("--url", help=_URL_HELP, rich_help_panel=_CONN)],
+    username: UsernameOpt = None,
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    bearer_token_env: BearerEnvOpt = None,
+    bearer_token_file: BearerFileOpt = None,
+    header_name: HeaderNameOpt = None,
+    header_value_env: HeaderEnvOpt = None,
+    header_value_file: HeaderFileOpt = None,
+    tenant: TenantOpt = None,
+    insecure: InsecureOpt = False,
+    ca_file: CaFileOpt = None,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout", min=0.1, help="Seconds to wait for each step.", rich_help_panel=_CONN
-        ),
+        typer.Option("--timeout", min=0.1, help=_TIMEOUT_HELP, rich_help_panel=_CONN),
     ] = 30.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check a connection: which server answers (flavour) and its version.
 
@@ -259,4 +167,473 @@ def validate(
         typer.echo(f"{name + ':':<10}{value}")
 
 
-__all__ = ["app", "build_auth", "validate"]
+def _client(request: ExportRequest) -> TSDBClient:
+    return TSDBClient(Connection.from_config(request.connection))
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    root = logging.getLogger("promkit")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        stderr.print(f"[dim]note:[/] {escape(note)}")
+
+
+def _fmt(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+@app.command()
+def discover(
+    url: UrlOpt = None,
+    username: UsernameOpt = None,
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    bearer_token_env: BearerEnvOpt = None,
+    bearer_token_file: BearerFileOpt = None,
+    header_name: HeaderNameOpt = None,
+    header_value_env: HeaderEnvOpt = None,
+    header_value_file: HeaderFileOpt = None,
+    tenant: TenantOpt = None,
+    insecure: InsecureOpt = False,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    selector: SelectorOpt = None,
+    targets: Annotated[
+        bool,
+        typer.Option(
+            "--targets",
+            help="List scrape jobs from `up` (Prometheus) instead of VictoriaMetrics components.",
+            rich_help_panel=_SEL,
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """List the components and jobs in the time range, with instances and series estimates.
+
+    Without --selector/--targets it lists VictoriaMetrics components (vmstorage, vminsert,
+    vmselect, vmagent, vmalert, vmauth, vmsingle) from vm_app_version; when there are none it
+    falls back to the scrape jobs of `up`.
+
+    Examples:
+
+        promkit gather discover --url http://localhost:8428 --start now-6h
+
+        promkit gather discover --url http://prometheus:9090 --selector 'up{env="prod"}' --json
+    """
+    _setup_logging(verbose)
+    conn = ConnFlags.of(locals())
+    request, notes = build_request(conn, Selection.of(locals(), mode="cluster"))
+    _notes(notes)
+    start_ms, end_ms = request.time_range.to_ms()
+    sel = selector or (request.selector if request.mode == "selector" else None)
+    with _client(request) as client:
+        components: list[ComponentInfo] = []
+        if not sel and not targets:
+            components = discover_components(client, start_ms, end_ms)
+        jobs: list[JobInfo] = []
+        if sel or targets or not components:
+            jobs = discover_jobs(client, start_ms, end_ms, sel)
+    if not components and not jobs:
+        raise DataError(
+            "nothing found in the time range: no VictoriaMetrics components and no jobs",
+            hint="widen --start/--end, or pass --selector for the series you need",
+        )
+    if as_json:
+        print_json(
+            {
+                "time_range": {"start_ms": start_ms, "end_ms": end_ms},
+                "components": [
+                    {
+                        "component": c.component,
+                        "instances": c.instances,
+                        "series_estimate": c.series_estimate,
+                        "jobs": [j.model_dump(mode="json") for j in c.jobs],
+                    }
+                    for c in components
+                ],
+                "jobs": [j.model_dump(mode="json") for j in jobs],
+            }
+        )
+        return
+    if not components:
+        stderr.print("[dim]no VictoriaMetrics components; jobs:[/]" if not (sel or targets) else "")
+    table = Table(box=None, pad_edge=False)
+    for col in ("component", "job", "instances", "series"):
+        table.add_column(col, justify="right" if col in ("instances", "series") else "left")
+    rows = [(c.component, j) for c in components for j in c.jobs] or [
+        (j.component, j) for j in jobs
+    ]
+    for comp, job in rows:
+        table.add_row(comp, escape(job.job), str(job.instances), _fmt(job.series_estimate))
+    Console(highlight=False).print(table)
+
+
+@app.command()
+def sample(
+    url: UrlOpt = None,
+    username: UsernameOpt = None,
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    bearer_token_env: BearerEnvOpt = None,
+    bearer_token_file: BearerFileOpt = None,
+    header_name: HeaderNameOpt = None,
+    header_value_env: HeaderEnvOpt = None,
+    header_value_file: HeaderFileOpt = None,
+    tenant: TenantOpt = None,
+    insecure: InsecureOpt = False,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    mode: ModeOpt = None,
+    job: JobOpt = None,
+    component: ComponentOpt = None,
+    selector: SelectorOpt = None,
+    query: QueryOpt = None,
+    step: StepOpt = None,
+    obfuscate: ObfuscateOpt = None,
+    keep_instance: KeepInstanceOpt = False,
+    keep_job: KeepJobOpt = False,
+    obfuscate_label: LabelOpt = None,
+    drop_label: DropOpt = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_PREVIEW, help="How many series.")
+    ] = 10,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Preview up to --limit series at the end of the range, obfuscated as the export will be.
+
+    Examples:
+
+        promkit gather sample --url http://localhost:8428 --job vmstorage --obfuscate
+
+        promkit gather sample --config export.json --limit 20 --json
+    """
+    _setup_logging(verbose)
+    conn = ConnFlags.of(locals())
+    sel = Selection.of(locals())
+    request, notes = build_request(conn, sel)
+    _notes(notes)
+    with _client(request) as client:
+        result = build_preview(client, to_export_spec(request, client=client), limit=limit)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("series", overflow="fold")
+    table.add_column("value", justify="right")
+    for s in result.samples:
+        table.add_row(escape(s.name), "-" if s.value is None else f"{s.value:g}")
+    Console(highlight=False).print(table)
+
+
+STATE_NAME = "export.json"  # beside the engine's checkpoint: what --resume needs (no secrets)
+_SECRET_FIELDS = {"auth": {"password", "token", "header_value"}}
+
+
+class _Progress:
+    """A rich bar on a terminal; otherwise at most one plain line per tenth of the windows."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.last_tenth = -1
+        if stderr.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("windows · {task.fields[samples]} samples"),
+                TimeRemainingColumn(),
+                console=stderr,
+            )
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=None, samples="0")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, done: int, total: int, samples: int) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, completed=done, total=total, samples=f"{samples:,}")
+            return
+        tenth = done * 10 // total if total else 10
+        if tenth > self.last_tenth:
+            self.last_tenth = tenth
+            stderr.print(f"{self.label}: window {done}/{total}, {samples:,} samples", markup=False)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (another export staged there) or gone
+        directory.rmdir()
+
+
+def _find_staging(resume: str, base: Path) -> Path:
+    for candidate in (Path(resume), base / resume):
+        if (candidate / STATE_NAME).is_file():
+            return candidate
+    raise NotFoundError(
+        f"no resumable export at {resume!r} (looked for {STATE_NAME} in it and under {base})",
+        hint="pass the staging directory or export id printed when the export stopped",
+    )
+
+
+def _resume_state(
+    resume: str, base: Path, conn: ConnFlags
+) -> tuple[Path, dict[str, Any], ExportSpec]:
+    staging = _find_staging(resume, base)
+    try:
+        state: dict[str, Any] = json.loads((staging / STATE_NAME).read_text(encoding="utf-8"))
+        spec = ExportSpec.model_validate(state["spec"])
+        saved_conn: dict[str, Any] = dict(state["connection"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"cannot read {staging / STATE_NAME}: {exc}",
+            hint="the staging directory is damaged; start the export again",
+        ) from None
+    saved_auth = dict(saved_conn.get("auth") or {})
+    if saved_auth.get("type", "none") != "none" and not conn.auth_given():
+        raise UsageError(
+            f"the export used {saved_auth['type']} authentication; its secret is not stored",
+            hint="pass the same --password-env/--password-file (or token/header flags) again",
+        )
+    if conn.username is None and saved_auth.get("username"):
+        conn.username = str(saved_auth["username"])
+    state["connection"] = conn.apply(saved_conn)
+    return staging, state, spec
+
+
+@app.command()
+def export(
+    url: UrlOpt = None,
+    username: UsernameOpt = None,
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    bearer_token_env: BearerEnvOpt = None,
+    bearer_token_file: BearerFileOpt = None,
+    header_name: HeaderNameOpt = None,
+    header_value_env: HeaderEnvOpt = None,
+    header_value_file: HeaderFileOpt = None,
+    tenant: TenantOpt = None,
+    insecure: InsecureOpt = False,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    mode: ModeOpt = None,
+    job: JobOpt = None,
+    component: ComponentOpt = None,
+    selector: SelectorOpt = None,
+    query: QueryOpt = None,
+    step: StepOpt = None,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            "--window",
+            help="Time window per request, 30s..24h [default: auto].",
+            rich_help_panel=_SEL,
+        ),
+    ] = None,
+    no_batching: Annotated[
+        bool,
+        typer.Option(
+            "--no-batching", help="As few windows as possible (max 24h each).", rich_help_panel=_SEL
+        ),
+    ] = False,
+    obfuscate: ObfuscateOpt = None,
+    keep_instance: KeepInstanceOpt = False,
+    keep_job: KeepJobOpt = False,
+    obfuscate_label: LabelOpt = None,
+    drop_label: DropOpt = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="DIR",
+            help="Bundle directory [default: ./exports].",
+            rich_help_panel=_OUT,
+        ),
+    ] = None,
+    staging_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--staging-dir",
+            metavar="DIR",
+            help="Where fetched windows wait [default: <output>/.staging].",
+            rich_help_panel=_OUT,
+        ),
+    ] = None,
+    to_stdout: Annotated[
+        bool,
+        typer.Option(
+            "--stdout",
+            help="Stream JSON lines to stdout (no bundle); all diagnostics go to stderr.",
+            rich_help_panel=_OUT,
+        ),
+    ] = False,
+    save_mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--save-mapping",
+            metavar="FILE",
+            help="Write original→obfuscated names here (never into the bundle).",
+            rich_help_panel=_OUT,
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            metavar="DIR|ID",
+            help="Continue a stopped export from its "
+            "staging directory (or export id); pass the auth flags again.",
+            rich_help_panel=_OUT,
+        ),
+    ] = None,
+    cancel_after_windows: Annotated[int | None, typer.Option(hidden=True)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Export the selection into an obfuscated, verified bundle (ZIP + .sha256), or to stdout.
+
+    Examples:
+
+        promkit gather export --url http://localhost:8428 --component vmstorage --obfuscate
+
+        promkit gather export --url http://localhost:8428 --selector 'up{job="node"}' --stdout
+
+        promkit gather export --config export.json --output /tmp/bundles --json
+
+        promkit gather export --resume exports/.staging/export-20260101T000000Z-ab12
+    """
+    _setup_logging(verbose)
+    conn = ConnFlags.of(locals())
+    mapping_path = Path(save_mapping) if save_mapping else None
+    if to_stdout and (resume or mapping_path):
+        raise UsageError(
+            "--stdout cannot be combined with --resume or --save-mapping",
+            hint="write a bundle (drop --stdout) to resume or keep the mapping",
+        )
+    if resume:
+        base = Path(staging_dir or Path(output or "exports") / ".staging")
+        staging, state, spec = _resume_state(resume, base, conn)
+        connection = RequestConnection.model_validate(state["connection"])
+        output_dir = Path(output or state.get("output_dir") or "exports")
+        if mapping_path is None and state.get("save_mapping"):
+            mapping_path = Path(state["save_mapping"])
+        stderr.print(f"resuming export {spec.export_id} from {staging}", markup=False)
+    else:
+        batching: dict[str, Any] = {}
+        if window is not None:
+            batching["window"] = window
+        if no_batching:
+            batching["enabled"] = False
+        sel = Selection.of(locals(), batching=batching)
+        request, notes = build_request(conn, sel)
+        _notes(notes)
+        connection = request.connection
+        output_dir = Path(output or request.output_dir or "exports")
+        with _client(request) as client:
+            spec = to_export_spec(request, client=client, export_id=new_export_id())
+            if to_stdout:
+                counts = stream_export(client, spec, sys.stdout.buffer)
+                summary = {
+                    "series": counts.series,
+                    "samples": counts.samples,
+                    "lines": counts.lines,
+                }
+                if counts.lines == 0:
+                    raise DataError(
+                        "the selection matched no samples in the chosen time range",
+                        hint="check the time range, jobs or selector",
+                    )
+                stderr.print(
+                    f"exported {counts.series:,} series, {counts.samples:,} samples to stdout",
+                    markup=False,
+                )
+                if as_json:
+                    stderr.print_json(data=summary)
+                return
+        base = Path(staging_dir or request.staging_dir or output_dir / ".staging")
+        staging = base / str(spec.export_id)
+        staging.mkdir(parents=True, exist_ok=True)
+        state = {
+            "spec": spec.model_dump(mode="json"),
+            "connection": connection.model_dump(mode="json", exclude=_SECRET_FIELDS),
+            "output_dir": str(output_dir.resolve()),
+            "save_mapping": str(mapping_path.resolve()) if mapping_path else None,
+        }
+        (staging / STATE_NAME).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    resume_cmd = f"promkit gather export --resume {staging}"
+    try:
+        with TSDBClient(Connection.from_config(connection)) as client, _Progress("export") as bar:
+            ctx = LocalContext(staging, on_window=bar, cancel_after_windows=cancel_after_windows)
+            result = run_export(client, spec, ctx, output_dir=output_dir, save_mapping=mapping_path)
+    except (UsageError, DataError):
+        shutil.rmtree(staging, ignore_errors=True)  # nothing worth resuming
+        _remove_if_empty(staging.parent)
+        raise
+    except (PromkitError, KeyboardInterrupt) as exc:
+        # one unwrapped line, so the command can be copied from the terminal or a log
+        stderr.print(
+            f"the fetched windows are kept; continue with: {resume_cmd}",
+            markup=False,
+            soft_wrap=True,
+        )
+        if isinstance(exc, KeyboardInterrupt | CanceledError):
+            raise CanceledError(
+                "the export was interrupted",
+                hint="resume it with --resume (pass the auth flags again)",
+            ) from None
+        raise
+    _remove_if_empty(staging.parent)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    rows = [
+        ("bundle", result.bundle_path),
+        ("sha256", f"{result.sha256}  ({result.sha256_path})"),
+        ("size", f"{result.size_bytes:,} bytes"),
+        ("series", f"{result.counts.series:,}"),
+        ("samples", f"{result.counts.samples:,}"),
+        ("windows", f"{result.windows} via {result.source_api}"),
+    ]
+    if result.mapping_path:
+        rows.append(("mapping", f"{result.mapping_path} (keep it; do not send it)"))
+    for name, value in rows:
+        typer.echo(f"{name + ':':<9}{value}")
+
+
+__all__ = [
+    "ConnFlags",
+    "Selection",
+    "app",
+    "build_auth",
+    "build_request",
+    "discover",
+    "export",
+    "sample",
+    "validate",
+]
