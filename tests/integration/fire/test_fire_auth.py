@@ -71,7 +71,9 @@ def test_fire_refused_token_fails_without_leaking_it(
     secret = tmp_path / "pw"
     secret.write_text(vmauth.password)
     monkeypatch.setenv("FIRE_TEST_TOKEN", "wrong-token-s3cr3t")
-    path = write_config(_config(vmauth, metric, secret, "FIRE_TEST_TOKEN"))
+    cfg = _config(vmauth, metric, secret, "FIRE_TEST_TOKEN")
+    cfg["send"] = {"concurrency": 1}  # both replicas in one request
+    path = write_config(cfg)
     result = fire_cli("run", "-c", str(path), "-q", "--report", str(tmp_path / "r.json"))
     assert result.exit_code == 6
     assert "every one of 2 samples failed" in result.stderr

@@ -219,3 +219,13 @@ def test_replica_labels_are_sorted_labels() -> None:
     runner(config(replication={"labels": [{"name": "aaa", "values": ["1"]}]}), src, sink).run()
     assert isinstance(sink.added[0].labels, Labels)
     assert list(sink.added[0].labels) == ["__name__", "aaa", "instance"]
+
+
+def test_scrub_stats_hides_echoed_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from promkit.fire.runner import scrub_stats, target_secrets
+
+    monkeypatch.setenv("FIRE_T", "tok-123")
+    cfg = config(target={"url": "http://dst:2/api/v1/write", "bearer_token_env": "FIRE_T"})
+    stats = SenderStats(messages={"400": 'cannot find the provided auth token "Bearer tok-123"'})
+    clean = scrub_stats(stats, target_secrets(cfg))
+    assert clean.messages["400"] == 'cannot find the provided auth token "Bearer ***"'
