@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,9 +64,12 @@ def run_backup(
         StoppedContainers(containers, log=say) as stopped,
     ):
         say(f"backing up volume {req.volume} to {repo.url} as {req.name}@{version}")
-        with repo.data_writer(req.name, version) as sink:
+        with (
+            repo.data_writer(req.name, version) as sink,
+            contextlib.closing(read_volume(helper)) as tar_pieces,
+        ):
             result = pack(
-                read_volume(helper),
+                tar_pieces,
                 sink,
                 compression=req.compression,
                 password=req.password,

@@ -19,7 +19,6 @@ from promkit.core.errors import NotFoundError, UpstreamError, UsageError
 from promkit.volume.engine import docker_errors, users_of
 
 AUTO = "auto"
-STOP_TIMEOUT = 30
 MIN_ID_PREFIX = 12
 
 
@@ -98,7 +97,7 @@ class StoppedContainers:
                         self._log(f"container {container.name} is not running; left as is")
                         continue
                     self._log(f"stopping container {container.name}")
-                    container.stop(timeout=STOP_TIMEOUT)
+                    container.stop()  # the container's own stop timeout (compose's grace)
                 self.stopped.append(container)
         except BaseException:
             self.restart()

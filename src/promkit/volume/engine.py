@@ -15,7 +15,7 @@ import secrets
 import shutil
 import struct
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,11 +240,24 @@ def helper_container(
             container.remove(force=True)
 
 
-def read_volume(container: Any) -> Iterator[bytes]:
-    """The tar of the helper's ``/data`` (entries ``data/...``), in pieces."""
+def read_volume(container: Any) -> Generator[bytes, None, None]:
+    """The tar of the helper's ``/data`` (entries ``data/...``), in pieces.
+
+    Uses the API client's request directly (the SDK's ``get_archive`` hides the response):
+    closing this generator early closes the connection, which makes the engine abort the
+    archive; otherwise removing the helper afterwards blocks until a timeout.
+    """
+    api = container.client.api
     with docker_errors("cannot read the volume through the archive API"):
-        stream, _stat = container.get_archive(MOUNT, chunk_size=PIECE)
-        yield from stream
+        response = api._get(
+            api._url("/containers/{0}/archive", container.id), params={"path": MOUNT}, stream=True
+        )
+        try:
+            api._raise_for_status(response)
+            api._disable_socket_timeout(api._get_raw_response_socket(response))
+            yield from response.iter_content(PIECE, False)
+        finally:
+            response.close()
 
 
 def write_volume(container: Any, chunks: Iterable[bytes]) -> None:
@@ -256,16 +269,15 @@ def write_volume(container: Any, chunks: Iterable[bytes]) -> None:
 
 def volume_is_empty(container: Any) -> bool:
     """Whether the helper's ``/data`` holds nothing but itself (reads only the first headers)."""
-    pieces = read_volume(container)
-    raw = _IterReader(pieces)
-    with tarfile.open(fileobj=raw, mode="r|") as tar:
-        members = 0
+    members = 0
+    with (
+        contextlib.closing(read_volume(container)) as pieces,
+        tarfile.open(fileobj=_IterReader(pieces), mode="r|") as tar,
+    ):
         for _member in tar:
             members += 1
             if members > 1:
                 break
-    with contextlib.suppress(Exception):
-        pieces.close()  # type: ignore[attr-defined]
     return members <= 1
 
 

@@ -169,7 +169,8 @@ def _swap(
                 helper_container(client, image, {req.target: MOUNT}) as dst,
             ):
                 say(f"copying staging volume into {req.target}")
-                write_volume(dst, read_volume(src))
+                with contextlib.closing(read_volume(src)) as pieces:
+                    write_volume(dst, pieces)
         except PromkitError as exc:
             raise _SwapFailedAfterWipe(
                 type(exc)(

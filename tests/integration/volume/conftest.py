@@ -143,6 +143,7 @@ class Volumes:
             network_mode="none",
             detach=True,
             labels=labels or {},
+            stop_signal="SIGKILL",  # busybox sleep as PID 1 ignores SIGTERM
             name=f"pkt-{uuid.uuid4().hex[:10]}",
         )
         self.containers.append(c)
