@@ -455,7 +455,7 @@ class ImportPlan:
     compress_level: int = 1
     retry: RetryPolicy = RetryPolicy()
     verify: bool = True
-    verify_timeout_s: float = 30.0
+    verify_timeout_s: float = 60.0
 
     def key(self) -> str:
         """The options that change what is sent (part of the checkpoint fingerprint)."""
