@@ -152,6 +152,8 @@ def run(
         print_json(doc)
     else:
         typer.echo("\n".join(summary_lines(doc)))
+    if result.source_error is not None:
+        raise result.source_error
     error = outcome_error(doc, cfg.report.max_failure_ratio)
     if error is not None:
         raise error

@@ -75,6 +75,7 @@ def report_dict(
         "latency_ms": {"p50": _ms(s.latency_p50), "p99": _ms(s.latency_p99)},
         "elapsed_seconds": round(s.elapsed, 3),
         "send_seconds": round(result.send_seconds, 3),
+        "source_error": result.source_error.message if result.source_error else None,
         "warnings": list(result.warnings),
     }
 
@@ -127,6 +128,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     for status, count in sent["failures_by_status"].items():
         message = sent["failure_messages"].get(status, "")
         lines.append(f"  failed     {status}: {count} requests: {message[:200]}")
+    if report["source_error"]:
+        lines.append(f"  stopped    reading the source failed: {report['source_error']}")
     if sel["missing_series"]:
         lines.append(f"  note       {sel['missing_series']} selected series had no samples")
     return lines

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from promkit.core.errors import NotFoundError
+from promkit.core.errors import NotFoundError, PromkitError
 from promkit.core.remote_write import RemoteWriteSender, RetryPolicy, SenderStats
 from promkit.core.series import Labels, Series
 from promkit.core.tsdb import TSDBClient
@@ -60,6 +60,7 @@ class RunResult:
     rate_limited_seconds: float = 0.0
     send_seconds: float = 0.0  # first batch released -> last answer received
     interrupted: bool = False
+    source_error: PromkitError | None = None  # reading stopped early; raised after the summary
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -199,6 +200,8 @@ class FireRunner:
         except KeyboardInterrupt:
             result.interrupted = True
             drain = False
+        except PromkitError as exc:  # the source failed mid-run: send what was read, report
+            result.source_error = exc
         finally:
             stop.set()
             try:

@@ -229,3 +229,20 @@ def test_scrub_stats_hides_echoed_secrets(monkeypatch: pytest.MonkeyPatch) -> No
     stats = SenderStats(messages={"400": 'cannot find the provided auth token "Bearer tok-123"'})
     clean = scrub_stats(stats, target_secrets(cfg))
     assert clean.messages["400"] == 'cannot find the provided auth token "Bearer ***"'
+
+
+def test_run_source_failure_mid_stream_still_sends_and_reports() -> None:
+    from promkit.core.errors import ConnectError
+
+    class Failing(FakeSource):
+        def read(self, *args: Any) -> Iterator[Series]:
+            yield self.series[0]
+            raise ConnectError("export: connection to src reset")
+
+    src = Failing([series("up", "a", [NOW_MS - 1000]), series("up", "b", [NOW_MS - 1000])])
+    sink = RecordingSink()
+    result = runner(config(), src, sink).run()
+    assert len(sink.added) == 1 and sink.closed_with is True
+    assert isinstance(result.source_error, ConnectError)
+    doc = report_dict(result, target="t")
+    assert any("reading the source failed" in line for line in summary_lines(doc))
