@@ -18,6 +18,7 @@ from promkit.core.errors import PromkitError
 # invoked tool is imported (the tracker alone pulls in SQLAlchemy: seconds on a busy box).
 TOOL_APPS: tuple[tuple[str, str, str], ...] = (
     ("promkit.bundle.gather_cli", "app", "gather"),
+    ("promkit.bundle.import_cli", "app", "import"),
     ("promkit.fire.cli", "app", "fire"),
     ("promkit.tracker.cli", "app", "tracker"),
     ("promkit.volume.cli", "app", "volume"),
