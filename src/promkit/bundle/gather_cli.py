@@ -540,7 +540,7 @@ def export(
         base = Path(staging_dir or Path(output or "exports") / ".staging")
         staging, state, spec = _resume_state(resume, base, conn)
         connection = RequestConnection.model_validate(state["connection"])
-        output_dir = Path(output or state.get("output_dir") or "exports")
+        output_dir = Path(output or state.get("output_dir") or "exports").resolve()
         if mapping_path is None and state.get("save_mapping"):
             mapping_path = Path(state["save_mapping"])
         stderr.print(f"resuming export {spec.export_id} from {staging}", markup=False)
@@ -554,7 +554,7 @@ def export(
         request, notes = build_request(conn, sel)
         _notes(notes)
         connection = request.connection
-        output_dir = Path(output or request.output_dir or "exports")
+        output_dir = Path(output or request.output_dir or "exports").resolve()
         with _client(request) as client:
             spec = to_export_spec(request, client=client, export_id=new_export_id())
             if to_stdout:
