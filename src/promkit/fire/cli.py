@@ -10,7 +10,9 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.live import Live
 from rich.markup import escape
+from rich.text import Text
 
 from promkit.core.console import print_json, stderr
 from promkit.core.errors import UsageError
@@ -103,6 +105,9 @@ def run(
     ] = None,
     json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only print the plan (as `fire plan`); send nothing.")
+    ] = False,
 ) -> None:
     """Replicate the selected series into the target and print a summary.
 
@@ -119,6 +124,9 @@ def run(
         write_report,
     )
 
+    if dry_run:
+        plan(config, shard=shard, mode=mode, json=json)
+        return
     cfg = _load(config).config
     runner = _runner(cfg, shard, mode)
     disc = runner.discover()
@@ -135,12 +143,21 @@ def run(
 
     previous = signal.signal(signal.SIGTERM, on_term)
 
+    live = Live(console=stderr, transient=True) if stderr.is_terminal and not quiet else None
+
     def progress(stats: SenderStats) -> None:
-        stderr.print(progress_line(stats), soft_wrap=True, markup=False)
+        if live is not None:  # one line updated in place on a terminal
+            live.update(Text(progress_line(stats)))
+        else:
+            stderr.print(progress_line(stats), soft_wrap=True, markup=False)
 
     try:
+        if live is not None:
+            live.start()
         result = runner.run(disc, progress=None if quiet else progress)
     finally:
+        if live is not None:
+            live.stop()
         signal.signal(signal.SIGTERM, previous)
         runner.source.client.close()
     doc = report_dict(

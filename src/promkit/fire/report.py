@@ -56,7 +56,8 @@ def report_dict(
             "dropped_future_samples": result.dropped_future,
         },
         "sent": {
-            "series": s.series,
+            "series": result.replica_series,
+            "series_parts": s.series,  # Series objects handed to the sender
             "samples": s.samples_sent,
             "samples_failed": s.samples_failed,
             "requests": s.requests,
@@ -84,7 +85,7 @@ def _num(n: float) -> str:
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.2f}{unit}"
-    return f"{n:g}"
+    return f"{n:.0f}" if n == int(n) else f"{n:.1f}"
 
 
 def progress_line(stats: SenderStats) -> str:

@@ -53,6 +53,7 @@ class RunResult:
     stats: SenderStats
     started_at: float
     series_read: int = 0
+    replica_series: int = 0  # distinct series written (originals read x replicas)
     source_samples: int = 0
     dropped_future: int = 0
     missing_series: int = 0
@@ -253,6 +254,7 @@ class FireRunner:
                 labels = Labels(replica_labels(series.labels, combo))
                 sender.add(Series(labels, r.values, r.timestamps))
         result.missing_series = len(wanted - seen)
+        result.replica_series = len(seen) * len(disc.combinations)
         if self.mode == "realtime":
             self._replay(realtime, disc.combinations, sender)
 

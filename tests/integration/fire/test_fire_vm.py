@@ -137,7 +137,9 @@ def test_fire_plan_matches_run(
     assert plan["samples_out"] == 2 * 4 * POINTS
     assert plan["series_out"] == 8
     assert plan["duration_seconds"] == pytest.approx(0.16)
-    assert replicas(vm, metric) == []  # plan writes nothing
+    dry = fire_cli("run", "-c", str(path), "--dry-run", "--json")  # PromFire's -dry-run
+    assert dry.exit_code == 0 and json.loads(dry.stdout) == plan
+    assert replicas(vm, metric) == []  # neither writes anything
 
 
 def test_fire_cleanup_deletes_only_replicas(

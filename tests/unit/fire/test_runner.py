@@ -165,7 +165,8 @@ def test_run_realtime_replays_for_duration_with_fake_clock() -> None:
     src = FakeSource([series("up", "a", [NOW_MS - 20_000, NOW_MS - 10_000], [5.0, 6.0])])
     sink = RecordingSink()
     cfg = config(timestamps={"mode": "realtime", "duration": "35s"}, replication={"factor": 2})
-    runner(cfg, src, sink, clock).run()
+    result = runner(cfg, src, sink, clock).run()
+    assert result.replica_series == 2  # not one per tick
     stamps = sorted({t for s in sink.added for t in s.timestamps})
     assert stamps == [NOW_MS, NOW_MS + 10_000, NOW_MS + 20_000, NOW_MS + 30_000]
     assert all(t <= clock.now * 1000 for t in stamps)
