@@ -1,0 +1,188 @@
+"""``promkit volume`` as a user runs it (a subprocess): every storage backend, exit codes, JSON."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from promkit.cli import main
+from promkit.core import crypto
+
+from .conftest import Volumes
+
+pytestmark = pytest.mark.integration
+PASSWORD = "cli-pass-123"
+
+
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+Runner = Callable[..., Result]
+
+
+@pytest.fixture
+def promkit(capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """Run ``promkit volume ...`` in-process through the real entry point (exit codes, error
+    printing), with its own environment and no terminal on stdin."""
+
+    def run(*args: str, env: dict[str, str], check_rc: int | None = 0) -> Result:
+        with monkeypatch.context() as m:
+            for key in list(os.environ):
+                m.delenv(key)
+            for key, value in env.items():
+                m.setenv(key, value)
+            m.setattr(sys, "stdin", io.StringIO(""))
+            try:
+                main(["volume", *args])
+                rc = 0
+            except SystemExit as exc:
+                rc = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsysbinary.readouterr()
+        done = Result(rc, out.decode(), err.decode())
+        if check_rc is not None:
+            assert done.returncode == check_rc, (done.returncode, done.stdout, done.stderr)
+        return done
+
+    return run
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PROMKIT_", "STORAGE_"))
+    }
+    env[crypto.WEAK_KDF_ENV] = "1"
+    env["PROMKIT_VOLUME_PASSWORD"] = PASSWORD
+    env["PROMKIT_VOLUME_REPO"] = str(tmp_path / "repo")
+    return env
+
+
+def repo_args(request: pytest.FixtureRequest, kind: str, env: dict[str, str]) -> list[str]:
+    prefix = f"cli-{uuid.uuid4().hex[:8]}"
+    if kind == "local":
+        return []
+    if kind == "s3":
+        s3 = request.getfixturevalue("s3_server")
+        env.update(AWS_ACCESS_KEY_ID=s3.access_key, AWS_SECRET_ACCESS_KEY=s3.secret_key)
+        # DVOM's flags, so its users can switch.
+        return ["--storage", "s3", "--s3-bucket", s3.make_bucket(), "--s3-endpoint",
+                s3.endpoint_url, "--s3-region", s3.region]  # fmt: skip
+    gcs = request.getfixturevalue("gcs_server")
+    env.update(gcs.env)
+    return ["--repo", f"gs://{gcs.bucket}/{prefix}"]
+
+
+@pytest.mark.parametrize("kind", ["local", "s3", "gcs"])
+def test_volume_cli_round_trip_on_every_storage(
+    request: pytest.FixtureRequest,
+    volumes: Volumes,
+    base_env: dict[str, str],
+    kind: str,
+    promkit: Runner,
+) -> None:
+    env = dict(base_env)
+    where = repo_args(request, kind, env)
+    source = volumes.new()
+    volumes.put(source, {"a.txt": b"alpha", ".dot": b"dot", "d/b.bin": os.urandom(300_000)})
+
+    out = promkit("backup", "--volume", source, "--name", "app", "--json", *where, env=env)
+    manifest = orjson.loads(out.stdout)
+    assert manifest["encryption"]["kdf"] == "scrypt"
+    assert PASSWORD not in out.stdout + out.stderr
+
+    listed = orjson.loads(promkit("list", "--json", *where, env=env).stdout)
+    assert [(x["name"], x["versions"], x["encrypted"]) for x in listed] == [("app", 1, True)]
+    versions = orjson.loads(promkit("versions", "app", "--json", *where, env=env).stdout)
+    assert [v["version"] for v in versions] == [manifest["version"]]
+    info = orjson.loads(promkit("info", f"app@{manifest['version']}", "--json", *where,
+                                env=env).stdout)  # fmt: skip
+    assert info["tar_sha256"] == manifest["tar_sha256"]
+    promkit("verify", "app", *where, env=env)
+
+    target = volumes.adopt(f"{source}-r")
+    promkit("restore", "--snapshot", "app", "--target-volume", target, "--create-volume",
+            *where, env=env)  # fmt: skip
+    assert volumes.snapshot(target) == volumes.snapshot(source)
+
+
+def test_volume_cli_refuses_unsafe_or_wrong_use(
+    volumes: Volumes, base_env: dict[str, str], tmp_path: Path, promkit: Runner
+) -> None:
+    env = base_env
+    source = volumes.new()
+    volumes.put(source, {"a": b"a"})
+    promkit("backup", "--volume", source, "--name", "app", env=env)
+
+    # A password on argv is refused before anything happens.
+    bad = promkit("backup", "--volume", source, "--name", "x", "--password", "p", env=env,
+                  check_rc=2)  # fmt: skip
+    assert "never taken from the command line" in bad.stderr
+
+    # Non-empty target, no terminal, no --force: non-zero exit, nothing changed.
+    before = volumes.snapshot(source)
+    refused = promkit("restore", "-s", "app", "--target-volume", source, env=env, check_rc=8)
+    assert "--force" in refused.stderr
+    assert volumes.snapshot(source) == before
+
+    wrong = dict(env, PROMKIT_VOLUME_PASSWORD="nope")
+    denied = promkit("restore", "-s", "app", "--target-volume", source, "--force", env=wrong,
+                     check_rc=4)  # fmt: skip
+    assert "wrong password" in denied.stderr and "Traceback" not in denied.stderr
+
+    missing = promkit("restore", "-s", "nothing", "--target-volume", source, env=env, check_rc=5)
+    assert "nothing" in missing.stderr
+
+    pw_file = tmp_path / "pw"
+    pw_file.write_text("from-file\n")
+    no_env = {k: v for k, v in env.items() if k != "PROMKIT_VOLUME_PASSWORD"}
+    promkit("backup", "--volume", source, "--name", "filepw", "--password-file", str(pw_file),
+            env=no_env)  # fmt: skip
+    promkit("verify", "filepw", "--password-file", str(pw_file), env=no_env)
+    promkit("verify", "filepw", env=no_env, check_rc=2)  # encrypted, no password, no terminal
+
+    promkit("delete", "app", env=env, check_rc=8)  # no --force, no terminal
+    promkit("delete", "app", "--force", env=env)
+    promkit("versions", "app", env=env, check_rc=5)
+
+
+def test_volume_cli_prune_keeps_the_newest(
+    volumes: Volumes, base_env: dict[str, str], promkit: Runner
+) -> None:
+    env = dict(base_env)
+    del env["PROMKIT_VOLUME_PASSWORD"]
+    source = volumes.new()
+    volumes.put(source, {"a": b"a"})
+    ids = [
+        orjson.loads(
+            promkit("backup", "--volume", source, "--name", "p", "--json", env=env).stdout
+        )["version"]
+        for _ in range(3)
+    ]
+    dry = orjson.loads(promkit("prune", "p", "--keep-last", "1", "--dry-run", "--json",
+                               env=env).stdout)  # fmt: skip
+    assert dry[0]["remove"] == sorted(ids[:2], reverse=True)
+    assert len(orjson.loads(promkit("versions", "p", "--json", env=env).stdout)) == 3
+    promkit("prune", "p", "--keep-last", "1", env=env, check_rc=8)  # destructive, no --force
+    promkit("prune", "p", "--keep-last", "1", "--force", env=env)
+    left = orjson.loads(promkit("versions", "p", "--json", env=env).stdout)
+    assert [v["version"] for v in left] == [ids[2]]
+    promkit("prune", "p", env=env, check_rc=2)  # no rule: refuses to delete everything
+
+
+def test_volume_cli_volumes_lists_users(
+    volumes: Volumes, base_env: dict[str, str], promkit: Runner
+) -> None:
+    volume = volumes.new()
+    container = volumes.container(volume)
+    listed = orjson.loads(promkit("volumes", "--json", env=base_env).stdout)
+    mine = [v for v in listed if v["name"] == volume]
+    assert mine and mine[0]["containers"] == [container.name]
