@@ -9,7 +9,7 @@ within ``ttl``. Unknown keys are cached too, so random keys cannot hammer the da
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -33,10 +33,13 @@ class Definition:
     labels: tuple[tuple[str, str | None], ...]  # (name, default)
     buckets: tuple[float, ...] | None
     help_text: str | None
+    label_names: frozenset[str] = field(init=False)
+    defaults: tuple[tuple[str, str], ...] = field(init=False)  # non-empty defaults only
 
-    @property
-    def label_names(self) -> frozenset[str]:
-        return frozenset(name for name, _ in self.labels)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_names", frozenset(name for name, _ in self.labels))
+        defaults = tuple(sorted((name, value) for name, value in self.labels if value))
+        object.__setattr__(self, "defaults", defaults)
 
     @classmethod
     def from_row(cls, row: MetricDefinition) -> Definition:

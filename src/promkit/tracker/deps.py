@@ -15,7 +15,8 @@ from promkit.tracker.models import User
 from promkit.tracker.ratelimit import enforce
 
 
-def get_context(request: Request) -> TrackerContext:
+async def get_context(request: Request) -> TrackerContext:
+    # async on purpose: a sync dependency would cost a thread-pool hop on every request.
     ctx: TrackerContext = request.app.state.tracker
     return ctx
 

@@ -1,27 +1,41 @@
-"""Turning one ingestion item into a store operation, or a reason it was refused.
+"""Ingestion: a batch of samples for one API key becomes store operations plus per-item errors.
 
 Only defined, active metrics are accepted, with their own type semantics: a counter adds a
 non-negative amount, a gauge sets (default) or increments/decrements, a histogram or
-summary observes. Labels must be declared on the definition; defaults fill the rest.
+summary observes. Labels must be declared on the definition; defaults fill the rest; a
+new label set counts against the user's series limit. This module is the whole request
+path, shared by the fast ASGI path and the documented FastAPI route.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from promkit.tracker.catalog import Definition
-from promkit.tracker.store import Op, labels_hash
+import orjson
+
+from promkit.core.errors import AuthError, UsageError
+from promkit.tracker.apikeys import key_hash
+from promkit.tracker.catalog import Definition, KeyInfo
+from promkit.tracker.ratelimit import enforce
+from promkit.tracker.store import ADD, OBSERVE, SET, Op
+
+if TYPE_CHECKING:
+    from promkit.tracker.context import TrackerContext
 
 NUMBER_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
-GAUGE_OPERATIONS = {"set", "inc", "dec"}
 
 
 class ItemRefused(Exception):
     """An item that is not recorded; the message is the per-item reason."""
+
+
+class PayloadTooLargeError(UsageError):
+    http_status = 413
 
 
 @dataclass(frozen=True)
@@ -30,12 +44,11 @@ class Limits:
 
 
 def parse_value(raw: Any) -> float:
-    if isinstance(raw, bool) or raw is None:
-        raise ItemRefused("value must be a number")
-    if isinstance(raw, int | float) or (
-        isinstance(raw, str) and len(raw) <= 64 and NUMBER_RE.match(raw)
-    ):
+    kind = type(raw)
+    if kind is float or kind is int or (kind is str and len(raw) <= 64 and NUMBER_RE.match(raw)):
         value = float(raw)
+    elif kind is bool or raw is None:
+        raise ItemRefused("value must be a number")
     else:
         raise ItemRefused("value must be a number (strings like '12abc' are refused)")
     if not math.isfinite(value):
@@ -43,9 +56,27 @@ def parse_value(raw: Any) -> float:
     return value
 
 
-def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> dict[str, str]:
-    if raw is None:
-        raw = {}
+def _label_text(name: str, value: Any, limit: int) -> str:
+    kind = type(value)
+    if kind is str:
+        text: str = value
+    elif kind is bool:
+        text = "true" if value else "false"
+    elif (kind is int or kind is float) and math.isfinite(value):
+        text = str(value)
+    else:
+        raise ItemRefused(f"label {name!r} must be a string or a number")
+    if len(text) > limit:
+        raise ItemRefused(f"label {name!r} is longer than {limit} characters")
+    return text
+
+
+def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> tuple[tuple[str, str], ...]:
+    """The sample's label pairs, sorted, defaults filled in, empty values dropped."""
+    if not raw:
+        if raw is None or isinstance(raw, Mapping):
+            return definition.defaults
+        raise ItemRefused("labels must be an object")
     if not isinstance(raw, Mapping):
         raise ItemRefused("labels must be an object")
     allowed = definition.label_names
@@ -55,62 +86,139 @@ def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> dict[str
             raise ItemRefused(
                 f"label {str(name)[:64]!r} is not defined for {definition.metric_name}"
             )
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = value
-        elif isinstance(value, int | float) and math.isfinite(value):
-            text = str(value)
-        else:
-            raise ItemRefused(f"label {name!r} must be a string or a number")
-        if len(text) > limits.max_label_value_length:
-            raise ItemRefused(
-                f"label {name!r} is longer than {limits.max_label_value_length} characters"
-            )
-        labels[name] = text
-    for name, default in definition.labels:
-        if name not in labels and default:
+        labels[name] = _label_text(name, value, limits.max_label_value_length)
+    for name, default in definition.defaults:
+        if name not in labels:
             labels[name] = default
-    return {k: v for k, v in sorted(labels.items()) if v != ""}
+    return tuple(sorted((k, v) for k, v in labels.items() if v))
 
 
 def to_op(user_id: int, item: Any, definitions: Mapping[str, Definition], limits: Limits) -> Op:
     """The store operation for ``item``; :class:`ItemRefused` says why not."""
-    if not isinstance(item, Mapping):
+    if type(item) is not dict:
         raise ItemRefused("each item must be an object")
     name = item.get("name")
-    if not isinstance(name, str) or not name.strip():
+    if type(name) is not str or not name:
         raise ItemRefused("name is required")
-    name = name.strip()
     definition = definitions.get(name)
     if definition is None:
-        raise ItemRefused(f"metric {name[:150]!r} is not defined (create it in metric-configs)")
+        name = name.strip()
+        definition = definitions.get(name)
+        if definition is None:
+            raise ItemRefused(f"metric {name[:150]!r} is not defined (create it in metric-configs)")
     if definition.status != "active":
         raise ItemRefused(f"metric {name!r} is {definition.status}, not active")
-    declared = item.get("type")
-    if declared is not None and declared != definition.metric_type:
-        raise ItemRefused(f"metric {name!r} is a {definition.metric_type}, not {declared!r}")
-    value = parse_value(item.get("value"))
-    labels = resolve_labels(definition, item.get("labels"), limits)
-    key = (user_id, name, definition.metric_type, labels_hash(labels))
     mtype = definition.metric_type
+    declared = item.get("type")
+    if declared is not None and declared != mtype:
+        raise ItemRefused(f"metric {name!r} is a {mtype}, not {str(declared)[:20]!r}")
+    value = parse_value(item.get("value"))
+    key = (user_id, name, mtype, resolve_labels(definition, item.get("labels"), limits))
     operation = item.get("operation")
     if mtype == "counter":
-        if operation not in (None, "inc"):
+        if operation is not None and operation != "inc":
             raise ItemRefused("a counter only supports operation 'inc'")
         if value < 0:
             raise ItemRefused("a counter can only increase (value must be >= 0)")
-        return Op("add", key, labels, value)
+        return Op(ADD, key, value)
     if mtype == "gauge":
-        operation = operation or "set"
-        if operation not in GAUGE_OPERATIONS:
-            raise ItemRefused("gauge operation must be set, inc or dec")
-        if operation == "set":
-            return Op("set", key, labels, value)
-        return Op("add", key, labels, value if operation == "inc" else -value)
-    if operation not in (None, "observe"):
+        if operation is None or operation == "set":
+            return Op(SET, key, value)
+        if operation == "inc":
+            return Op(ADD, key, value)
+        if operation == "dec":
+            return Op(ADD, key, -value)
+        raise ItemRefused("gauge operation must be set, inc or dec")
+    if operation is not None and operation != "observe":
         raise ItemRefused(f"a {mtype} only supports operation 'observe'")
-    return Op("observe", key, labels, value, definition.buckets if mtype == "histogram" else None)
+    return Op(OBSERVE, key, value, definition.buckets if mtype == "histogram" else None)
 
 
-__all__ = ["ItemRefused", "Limits", "parse_value", "resolve_labels", "to_op"]
+@dataclass
+class BatchResult:
+    processed: int
+    total: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def key_info(ctx: TrackerContext, raw_key: str | None) -> KeyInfo:
+    """The active key behind ``raw_key`` (rate-limited per key before any database read)."""
+    if not raw_key:
+        raise AuthError(
+            "API key required", hint="send the X-API-Key header (or ?api_key= for beacons)"
+        )
+    digest = key_hash(raw_key)
+    s = ctx.settings
+    if s.ingest_rate_limit:
+        window = s.rate_limit_window_seconds
+        await enforce(ctx.limiter, f"ingest:{digest[:24]}", s.ingest_rate_limit, window, "ingest")
+    hit, info = ctx.catalog.cached_key(digest)
+    if not hit:
+        info = await asyncio.to_thread(ctx.catalog.load_key, digest)
+    if info is None or not info.active:
+        raise AuthError("invalid or inactive API key", hint="check the key in your API keys list")
+    return info
+
+
+def parse_items(raw: bytes, max_items: int) -> list[Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UsageError("the body is not valid JSON", hint='send {"metrics": [...]}') from None
+    items = body.get("metrics") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise UsageError("metrics must be a non-empty array", hint='send {"metrics": [...]}')
+    if len(items) > max_items:
+        raise UsageError(f"at most {max_items} metrics per request", hint="split the batch")
+    return items
+
+
+async def ingest(ctx: TrackerContext, raw_key: str | None, body: bytes) -> BatchResult:
+    """Authenticate, validate and record one batch; items fail one by one."""
+    info = await key_info(ctx, raw_key)
+    s = ctx.settings
+    if len(body) > s.max_body_bytes:
+        raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
+    items = parse_items(body, s.max_batch_items)
+    user_id = info.user_id
+    definitions = ctx.catalog.cached_definitions(user_id)
+    if definitions is None:
+        definitions = await asyncio.to_thread(ctx.catalog.load_definitions, user_id)
+    store = ctx.store
+    await store.prepare_user(user_id)
+    limits = Limits(s.max_label_value_length)
+    ops: list[Op] = []
+    result = BatchResult(processed=0, total=len(items))
+    for index, item in enumerate(items):
+        try:
+            op = to_op(user_id, item, definitions, limits)
+            if not store.admit(op.key):
+                raise ItemRefused(f"series limit reached ({s.max_series_per_user} per user)")
+        except ItemRefused as exc:
+            name = item.get("name") if type(item) is dict else None
+            result.errors.append(
+                {
+                    "index": index,
+                    "name": name[:150] if isinstance(name, str) else None,
+                    "error": str(exc),
+                }
+            )
+            continue
+        ops.append(op)
+    store.apply(ops)
+    result.processed = len(ops)
+    return result
+
+
+__all__ = [
+    "BatchResult",
+    "ItemRefused",
+    "Limits",
+    "PayloadTooLargeError",
+    "ingest",
+    "key_info",
+    "parse_items",
+    "parse_value",
+    "resolve_labels",
+    "to_op",
+]

@@ -1,6 +1,6 @@
 """The durable state of every series: in-memory deltas written behind to the database.
 
-Ingestion only touches memory (``add``/``set``/``observe`` on the event loop). Every
+Ingestion only touches memory (:meth:`SeriesStore.apply` on the event loop). Every
 ``flush_interval`` seconds, before every scrape and at shutdown the accumulated deltas are
 added to the ``series`` rows in one transaction, so a restart loses nothing that was
 flushed and several instances sharing one database add up instead of overwriting each
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from promkit.tracker.db import Database
@@ -27,28 +27,29 @@ from promkit.tracker.models import Series
 
 log = logging.getLogger("promkit.tracker.store")
 
-# (user_id, metric_name, metric_type, labels_hash)
-SeriesKey = tuple[int, str, str, str]
+LabelPairs = tuple[tuple[str, str], ...]  # sorted by name
+# (user_id, metric_name, metric_type, labels)
+SeriesKey = tuple[int, str, str, LabelPairs]
+ADD, SET, OBSERVE = 0, 1, 2
 
 
-@dataclass(frozen=True)
+def labels_hash(labels: LabelPairs) -> str:
+    """The database's identity of a label set (label sets can be longer than an index key)."""
+    return hashlib.sha256(orjson.dumps(labels)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class Op:
-    """One accepted sample: ``kind`` is add, set or observe."""
+    """One accepted sample: ``kind`` is ADD, SET or OBSERVE."""
 
-    kind: str
+    kind: int
     key: SeriesKey
-    labels: dict[str, str]
     value: float
     bounds: tuple[float, ...] | None = None
 
 
-def labels_hash(labels: Mapping[str, str]) -> str:
-    return hashlib.sha256(orjson.dumps(sorted(labels.items()))).hexdigest()
-
-
-@dataclass
+@dataclass(slots=True)
 class Delta:
-    labels: dict[str, str]
     inc: float = 0.0  # counter/gauge increment, or histogram/summary sum
     set_to: float | None = None  # gauge: absolute value the increments apply to
     count: float = 0.0
@@ -72,7 +73,7 @@ class Delta:
 @dataclass
 class _Known:
     loaded_at: float
-    keys: set[tuple[str, str, str]] = field(default_factory=set)
+    keys: set[tuple[str, str, LabelPairs]] = field(default_factory=set)
 
 
 class SeriesStore:
@@ -94,21 +95,23 @@ class SeriesStore:
         if known is not None and time.monotonic() - known.loaded_at < self._known_ttl:
             return
         keys = await asyncio.to_thread(self._load_known, user_id)
-        pending = {(k[1], k[2], k[3]) for k in self._pending if k[0] == user_id}
+        pending = {(k[1], k[2], k[3]) for k in list(self._pending) if k[0] == user_id}
         self._known[user_id] = _Known(time.monotonic(), keys | pending)
 
-    def _load_known(self, user_id: int) -> set[tuple[str, str, str]]:
+    def _load_known(self, user_id: int) -> set[tuple[str, str, LabelPairs]]:
         with self._db.session() as session:
             rows = session.execute(
-                select(Series.metric_name, Series.metric_type, Series.labels_key).where(
+                select(Series.metric_name, Series.metric_type, Series.labels).where(
                     Series.user_id == user_id
                 )
             ).all()
-        return {(r[0], r[1], r[2]) for r in rows}
+        return {(r[0], r[1], tuple(sorted((r[2] or {}).items()))) for r in rows}
 
     def admit(self, key: SeriesKey) -> bool:
         """True when ``key`` exists or the user is below the series limit (then it counts)."""
-        known = self._known.setdefault(key[0], _Known(time.monotonic()))
+        known = self._known.get(key[0])
+        if known is None:
+            known = self._known[key[0]] = _Known(time.monotonic())
         short = (key[1], key[2], key[3])
         if short in known.keys:
             return True
@@ -124,42 +127,17 @@ class SeriesStore:
     # recording
     def apply(self, ops: list[Op]) -> None:
         with self._lock:
+            pending = self._pending
             for op in ops:
-                if op.kind == "add":
-                    self._add(op.key, op.labels, op.value)
-                elif op.kind == "set":
-                    self._set(op.key, op.labels, op.value)
+                delta = pending.get(op.key)
+                if delta is None:
+                    delta = pending[op.key] = Delta()
+                if op.kind == ADD:
+                    delta.inc += op.value
+                elif op.kind == SET:
+                    delta.set_to, delta.inc = op.value, 0.0
                 else:
-                    self._observe(op.key, op.labels, op.value, op.bounds)
-
-    def _delta(self, key: SeriesKey, labels: dict[str, str]) -> Delta:
-        delta = self._pending.get(key)
-        if delta is None:
-            delta = self._pending[key] = Delta(labels=labels)
-        return delta
-
-    def _add(self, key: SeriesKey, labels: dict[str, str], amount: float) -> None:
-        self._delta(key, labels).inc += amount
-
-    def _set(self, key: SeriesKey, labels: dict[str, str], value: float) -> None:
-        delta = self._delta(key, labels)
-        delta.set_to, delta.inc = value, 0.0
-
-    def _observe(
-        self,
-        key: SeriesKey,
-        labels: dict[str, str],
-        value: float,
-        bounds: tuple[float, ...] | None,
-    ) -> None:
-        delta = self._delta(key, labels)
-        delta.inc += value
-        delta.count += 1
-        if bounds is not None:
-            if delta.buckets is None or delta.bounds != bounds:
-                delta.buckets, delta.bounds = [0.0] * (len(bounds) + 1), bounds
-            index = next((i for i, b in enumerate(bounds) if value <= b), len(bounds))
-            delta.buckets[index] += 1
+                    _observe(delta, op.value, op.bounds)
 
     def drop_metric(self, user_id: int, metric_name: str) -> None:
         """Forget pending deltas of a metric whose definition was deleted or reshaped."""
@@ -217,7 +195,8 @@ class SeriesStore:
 
     def _write_once(self, batch: Mapping[SeriesKey, Delta]) -> None:
         with self._db.session() as session:
-            for (user_id, name, mtype, lhash), delta in sorted(batch.items()):
+            for (user_id, name, mtype, labels), delta in sorted(batch.items()):
+                lhash = labels_hash(labels)
                 row = session.scalar(
                     select(Series)
                     .where(
@@ -234,7 +213,7 @@ class SeriesStore:
                         metric_name=name,
                         metric_type=mtype,
                         labels_key=lhash,
-                        labels=delta.labels,
+                        labels=dict(labels),
                         value=0.0,
                         count=0.0,
                     )
@@ -252,13 +231,19 @@ class SeriesStore:
             except SQLAlchemyError as exc:
                 log.warning("series flush failed, will retry: %s", type(exc).__name__)
 
-    def delete_user_metric(self, user_id: int, metric_name: str) -> None:
-        """Blocking: remove a metric's stored series (used by definition changes)."""
-        with self._db.session() as session:
-            session.execute(
-                delete(Series).where(Series.user_id == user_id, Series.metric_name == metric_name)
-            )
-            session.commit()
+
+def _observe(delta: Delta, value: float, bounds: tuple[float, ...] | None) -> None:
+    delta.inc += value
+    delta.count += 1
+    if bounds is not None:
+        if delta.buckets is None or delta.bounds != bounds:
+            delta.buckets, delta.bounds = [0.0] * (len(bounds) + 1), bounds
+        index = len(bounds)
+        for i, bound in enumerate(bounds):
+            if value <= bound:
+                index = i
+                break
+        delta.buckets[index] += 1
 
 
 def _apply(row: Series, delta: Delta) -> None:
@@ -275,4 +260,4 @@ def _apply(row: Series, delta: Delta) -> None:
             row.bucket_counts = [a + b for a, b in zip(old, delta.buckets, strict=True)]
 
 
-__all__ = ["Delta", "Op", "SeriesKey", "SeriesStore", "labels_hash"]
+__all__ = ["ADD", "OBSERVE", "SET", "Delta", "LabelPairs", "Op", "SeriesKey", "SeriesStore"]

@@ -5,30 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
-from promkit.core.errors import AuthError, DataError, UsageError
-from promkit.tracker.apikeys import key_hash
-from promkit.tracker.catalog import KeyInfo
+from promkit.core.errors import AuthError, DataError
 from promkit.tracker.context import TrackerContext
 from promkit.tracker.deps import ContextDep, CurrentUser
 from promkit.tracker.envelope import Envelope, error_response, ok
 from promkit.tracker.exposition import build_registry, render
-from promkit.tracker.ingestion import ItemRefused, Limits, to_op
-from promkit.tracker.ratelimit import enforce
-from promkit.tracker.store import Op
+from promkit.tracker.ingestion import PayloadTooLargeError
+from promkit.tracker.ingestion import ingest as ingest_batch
 
 router = APIRouter(tags=["metrics"])
-
-
-class PayloadTooLargeError(UsageError):
-    http_status = 413
 
 
 class SampleIn(BaseModel):
@@ -57,38 +49,6 @@ class IngestOut(BaseModel):
     errors: list[ItemError]
 
 
-async def _key_info(ctx: TrackerContext, raw_key: str | None) -> KeyInfo:
-    if not raw_key:
-        raise AuthError(
-            "API key required", hint="send the X-API-Key header (or ?api_key= for beacons)"
-        )
-    digest = key_hash(raw_key)
-    s = ctx.settings
-    await enforce(
-        ctx.limiter, f"ingest:{digest[:24]}", s.ingest_rate_limit,
-        s.rate_limit_window_seconds, "ingestion",
-    )  # fmt: skip
-    hit, info = ctx.catalog.cached_key(digest)
-    if not hit:
-        info = await asyncio.to_thread(ctx.catalog.load_key, digest)
-    if info is None or not info.active:
-        raise AuthError("invalid or inactive API key", hint="check the key in your API keys list")
-    return info
-
-
-def _parse_body(raw: bytes, max_items: int) -> list[Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UsageError("the body is not valid JSON", hint='send {"metrics": [...]}') from None
-    items = body.get("metrics") if isinstance(body, dict) else body
-    if not isinstance(items, list) or not items:
-        raise UsageError("metrics must be a non-empty array", hint='send {"metrics": [...]}')
-    if len(items) > max_items:
-        raise UsageError(f"at most {max_items} metrics per request", hint="split the batch")
-    return items
-
-
 @router.post(
     "/api/v1/metrics",
     response_model=Envelope[IngestOut],
@@ -105,54 +65,27 @@ async def ingest(
     x_api_key: Annotated[str | None, Header(max_length=200)] = None,
     api_key: Annotated[str | None, Query(max_length=200, description="for beacons")] = None,
 ) -> Response:
-    info = await _key_info(ctx, x_api_key or api_key)
+    """Record a batch of samples (served by the fast ASGI path in front of FastAPI, with
+    this same code and answers; this route documents it)."""
     s = ctx.settings
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > s.max_body_bytes:
         raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
-    raw = await request.body()
-    if len(raw) > s.max_body_bytes:
-        raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
-    items = _parse_body(raw, s.max_batch_items)
-    definitions = ctx.catalog.cached_definitions(info.user_id)
-    if definitions is None:
-        definitions = await asyncio.to_thread(ctx.catalog.load_definitions, info.user_id)
-    await ctx.store.prepare_user(info.user_id)
-    limits = Limits(s.max_label_value_length)
-    ops: list[Op] = []
-    errors: list[ItemError] = []
-    for index, item in enumerate(items):
-        name = item.get("name") if isinstance(item, dict) else None
-        try:
-            op = to_op(info.user_id, item, definitions, limits)
-        except ItemRefused as exc:
-            errors.append(ItemError(index=index, name=_short(name), error=str(exc)))
-            continue
-        if not ctx.store.admit(op.key):
-            errors.append(
-                ItemError(
-                    index=index,
-                    name=_short(name),
-                    error=f"series limit reached ({s.max_series_per_user} per user)",
-                )
-            )
-            continue
-        ops.append(op)
-    ctx.store.apply(ops)
-    result = IngestOut(processed=len(ops), total=len(items), errors=errors)
-    if not ops:
+    result = await ingest_batch(ctx, x_api_key or api_key, await request.body())
+    if not result.processed:
         return error_response(
             422,
             "no valid metrics to process",
-            hint="see details: every item was refused",
+            hint="see details",
             kind=DataError.__name__,
-            details=[e.model_dump() for e in errors],
+            details=result.errors,
         )
-    return Response(ok(result).model_dump_json(), media_type="application/json")
-
-
-def _short(name: Any) -> str | None:
-    return name[:150] if isinstance(name, str) else None
+    out = IngestOut(
+        processed=result.processed,
+        total=result.total,
+        errors=[ItemError(**e) for e in result.errors],
+    )
+    return Response(ok(out).model_dump_json(), media_type="application/json")
 
 
 def _check_scrape_token(ctx: TrackerContext, authorization: str | None) -> None:

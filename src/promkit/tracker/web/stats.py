@@ -1,6 +1,7 @@
 """Ingestion statistics per API key (accepted and rejected samples, last seen).
 
-Recorded by a small ASGI wrapper that watches the answers of ``POST /api/v1/metrics``
+Recorded by a small ASGI wrapper (around the app's ingestion edge when it has one) that
+watches the answers of ``POST /api/v1/metrics``
 (the ingestion route reports ``processed``/``total`` or every refused item), keyed by the
 SHA-256 of the API key, so the dashboard can add up the keys a user owns. The counts live
 in this instance's memory: they restart at zero with the process and are per instance
@@ -13,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -88,7 +90,16 @@ class IngestionStatsMiddleware:
         self.app = app
         self.stats = stats
 
+    def _wrap_edge(self, app: Any) -> None:
+        """The tracker may answer ingestion in an ASGI ``edge`` in front of FastAPI (its
+        middleware never sees those requests): at startup, watch the edge instead."""
+        edge = getattr(app, "edge", None)
+        if edge is not None and not isinstance(edge, IngestionStatsMiddleware):
+            app.edge = IngestionStatsMiddleware(edge, self.stats)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            self._wrap_edge(scope.get("app"))
         if not (
             scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == INGEST_PATH
         ):

@@ -1,0 +1,124 @@
+"""The edge of the tracker app: ingestion answered in plain ASGI, everything else by FastAPI.
+
+Ingestion is the one hot path (every visitor of every site sends batches), and FastAPI's
+routing, dependency solving and middleware cost several times the work of the ingestion
+itself. So ``POST /api/v1/metrics`` is served here with the same :mod:`ingestion` code the
+documented FastAPI route uses, the same JSON envelopes and the same error mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+from promkit.core.errors import DataError, PromkitError
+from promkit.tracker.context import TrackerContext
+from promkit.tracker.ingestion import PayloadTooLargeError, ingest
+from promkit.tracker.ratelimit import RateLimitedError
+
+log = logging.getLogger("promkit.tracker")
+INGEST_PATH = "/api/v1/metrics"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+def error_body(exc: PromkitError) -> bytes:
+    return orjson.dumps(
+        {"success": False, "error": exc.message, "hint": exc.hint, "kind": type(exc).__name__}
+    )
+
+
+class IngestEndpoint:
+    """``POST /api/v1/metrics`` as a bare ASGI callable."""
+
+    def __init__(self, ctx: TrackerContext) -> None:
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, body, headers = await self._handle(scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[Any]]:
+        try:
+            raw_key = _api_key(scope)
+            body = await _read_body(receive, self.ctx.settings.max_body_bytes)
+            result = await ingest(self.ctx, raw_key, body)
+        except PromkitError as exc:
+            headers = list(JSON_HEADERS)
+            if isinstance(exc, RateLimitedError):
+                headers.append((b"retry-after", str(exc.retry_after).encode()))
+            elif exc.http_status == 401:
+                headers.append((b"www-authenticate", b"API-Key"))
+            return exc.http_status, error_body(exc), headers
+        except Exception as exc:  # the ASGI server would otherwise print a traceback
+            log.error("internal error in ingestion: %s", type(exc).__name__, exc_info=exc)
+            return 500, b'{"success":false,"error":"internal server error"}', JSON_HEADERS
+        if not result.processed:
+            refused = DataError("no valid metrics to process", hint="see details")
+            payload = orjson.loads(error_body(refused))
+            payload["details"] = result.errors
+            return 422, orjson.dumps(payload), JSON_HEADERS
+        data = {"processed": result.processed, "total": result.total, "errors": result.errors}
+        return 200, orjson.dumps({"success": True, "data": data}), JSON_HEADERS
+
+
+def _api_key(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-api-key":
+            text: str = value.decode("latin-1")
+            return text
+    query = scope.get("query_string", b"")
+    if query:
+        values: list[str] = parse_qs(query.decode("latin-1")).get("api_key", [])
+        if values:
+            return values[0]
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class TrackerAPI(FastAPI):
+    """FastAPI with an edge in front: security headers, access log, CORS and fast ingestion."""
+
+    edge: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.edge is not None and scope["type"] == "http":
+            await self.edge(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+class Dispatch:
+    def __init__(self, app: TrackerAPI, ingest_endpoint: IngestEndpoint) -> None:
+        self.app = app
+        self.ingest = ingest_endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == INGEST_PATH and scope["method"] == "POST":
+            await self.ingest(scope, receive, send)
+        else:
+            await self.app.framework(scope, receive, send)
+
+
+__all__ = ["Dispatch", "IngestEndpoint", "TrackerAPI"]
