@@ -40,7 +40,10 @@ def reported_version(console: ConsoleServer, url: str) -> str | None:
 
 
 def _open(page: Page, console: ConsoleServer) -> None:
+    """Open the wizard and walk to its connection step (mode and time range as defaulted)."""
     page.goto(console.url)
+    for _ in range(2):
+        page.locator("section.step:not([hidden]) button.next").click()
     expect(page.get_by_role("heading", name="Connect to your metrics server")).to_be_visible()
 
 

@@ -21,6 +21,17 @@ TOKEN = "unit-test-session-token"
 BASE = f"http://127.0.0.1:{PORT}"
 AUTH = {TOKEN_HEADER: TOKEN}
 SECRETS = ("pa55-w0rd-xyz", "t0ken-abc-123", "hdr-value-789")
+SCRIPTS = (
+    "app.js",
+    "api.js",
+    "dom.js",
+    "connection.js",
+    "timerange.js",
+    "selection.js",
+    "preview.js",
+    "exportjob.js",
+)
+
 
 
 class FakeValidator:
@@ -232,7 +243,7 @@ def test_app_page_embeds_session_token_and_loads_module(client: TestClient) -> N
 
 @pytest.mark.parametrize(
     ("name", "media"),
-    [("app.js", "text/javascript"), ("api.js", "text/javascript"), ("app.css", "text/css")],
+    [*((name, "text/javascript") for name in SCRIPTS), ("app.css", "text/css")],
 )
 def test_app_serves_static_assets(client: TestClient, name: str, media: str) -> None:
     r = client.get(f"/static/{name}")
@@ -251,7 +262,7 @@ def test_app_static_never_leaves_the_package_folder(client: TestClient, path: st
 
 
 def test_app_static_scripts_never_use_inner_html(client: TestClient) -> None:
-    for name in ("app.js", "api.js"):
+    for name in SCRIPTS:
         source = client.get(f"/static/{name}").text
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in source, f"{name} uses {sink}"

@@ -43,3 +43,43 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   }
   return data;
 }
+
+// Save a file the console serves (a bundle) through the browser's download mechanism.
+// The token travels in a header, so the file is fetched here and handed over as a blob.
+export async function download(path, filename) {
+  let response;
+  try {
+    response = await fetch(path, {
+      headers: { "X-Promkit-Token": TOKEN },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError("The promkit console is not answering.", {
+      hint: "Check that `promkit ui` is still running in your terminal, then reload this page.",
+    });
+  }
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiError(data?.error || `Download failed: HTTP ${response.status}.`, {
+      status: response.status,
+      hint: data?.hint ?? null,
+    });
+  }
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return blob.size;
+}

@@ -1,161 +1,243 @@
-// Connection step of the promkit console: build a connection from the form, ask the local
-// server to validate it, show flavour/version/endpoint or the error and what to do next.
-// Server data is only ever written with textContent, never parsed as markup.
+// The support-bundle wizard: mode → time range → connection → (query) → (selection) →
+// obfuscation + preview → export → done. Each step checks its input before moving on, and
+// every server error is shown with what to do next. Server data is only ever written with
+// textContent, never parsed as markup.
 
 import { api, ApiError } from "./api.js";
+import { setupConnection } from "./connection.js";
+import { $, clear, el, hideError, showError } from "./dom.js";
+import { ExportJob } from "./exportjob.js";
+import { Preview } from "./preview.js";
+import { Selection } from "./selection.js";
+import { TimeRange } from "./timerange.js";
 
-const $ = (id) => document.getElementById(id);
-
-const AUTH_FIELDSETS = { basic: "auth-basic", bearer: "auth-bearer", header: "auth-header" };
-
-const FLAVOUR_NAMES = {
-  vmsingle: "VictoriaMetrics single-node",
-  vmselect: "VictoriaMetrics cluster (vmselect)",
-  vmauth: "vmauth (VictoriaMetrics auth proxy)",
-  prometheus: "Prometheus",
-  unknown: "Prometheus-compatible API",
+const state = {
+  connection: null,
+  queryChecked: null, // the query text that passed "Check"
+  current: "step-mode",
 };
 
-export function readConnection() {
-  const authType = $("auth-type").value;
-  const auth = { type: authType };
-  if (authType === "basic") {
-    auth.username = $("username").value;
-    auth.password = $("password").value;
-  } else if (authType === "bearer") {
-    auth.token = $("token").value;
-  } else if (authType === "header") {
-    auth.header_name = $("header-name").value.trim();
-    auth.header_value = $("header-value").value;
+const time = new TimeRange();
+const selection = new Selection();
+let preview = null;
+let job = null;
+
+function mode() {
+  return document.querySelector("input[name=mode]:checked").value;
+}
+
+function queryType() {
+  return document.querySelector("input[name=query-type]:checked").value;
+}
+
+// The steps of the current mode, in order.
+function steps() {
+  const list = ["step-mode", "step-time", "step-connection"];
+  if (mode() === "custom") list.push("step-query");
+  if (mode() === "cluster" || queryType() === "selector") list.push("step-select");
+  list.push("step-obfuscation", "step-export", "step-done");
+  return list;
+}
+
+function renderStepper() {
+  const list = steps();
+  const index = list.indexOf(state.current);
+  const ol = $("step-list");
+  clear(ol);
+  list.forEach((id, i) => {
+    const item = el("li", { text: $(id).dataset.title });
+    if (i < index) item.className = "done";
+    if (i === index) item.setAttribute("aria-current", "step");
+    ol.append(item);
+  });
+  $("step-label").textContent = `Step ${index + 1} of ${list.length}: ${$(state.current).dataset.title}`;
+}
+
+function show(id) {
+  for (const section of document.querySelectorAll("section.step")) section.hidden = section.id !== id;
+  state.current = id;
+  renderStepper();
+  const heading = $(id).querySelector("h2");
+  heading.focus();
+  window.scrollTo({ top: 0 });
+  onEnter(id);
+}
+
+function go(delta) {
+  const list = steps();
+  const next = list[list.indexOf(state.current) + delta];
+  if (next) show(next);
+}
+
+function buildRequest() {
+  const range = time.frozen;
+  const request = {
+    connection: state.connection,
+    time_range: { start: range.start, end: range.end },
+    mode: mode() === "cluster" ? "cluster" : queryType(),
+    obfuscation: preview ? preview.settings() : { enabled: true },
+  };
+  const text = $("query-text").value.trim();
+  const batchWindow = $("batch-window").value;
+  if (batchWindow === "off") request.batching = { enabled: false };
+  else if (batchWindow) request.batching = { window: batchWindow };
+  if (request.mode === "cluster") request.jobs = selection.selected();
+  if (request.mode === "selector") {
+    request.selector = text;
+    request.jobs = selection.selected();
   }
-  const connection = { url: $("url").value.trim(), auth };
-  const tenant = $("tenant").value.trim();
-  if (tenant) connection.tenant_id = tenant;
-  connection.skip_tls_verify = !$("tls-verify").checked;
-  const caFile = $("ca-file").value.trim();
-  if (caFile) connection.ca_file = caFile;
-  return connection;
+  if (request.mode === "query") {
+    request.query = text;
+    const step = $("query-step").value;
+    if (step) request.step = step;
+  }
+  return request;
 }
 
-function showAuthFields() {
-  const type = $("auth-type").value;
-  for (const [kind, id] of Object.entries(AUTH_FIELDSETS)) {
-    $(id).hidden = kind !== type;
+function discoverBody() {
+  const body = {
+    connection: state.connection,
+    time_range: { ...time.frozen },
+    mode: mode() === "cluster" ? "cluster" : "selector",
+  };
+  if (body.mode === "selector") body.selector = $("query-text").value.trim();
+  return body;
+}
+
+function onEnter(id) {
+  if (id === "step-select") {
+    const body = discoverBody();
+    selection.load(body, JSON.stringify(body));
+  } else if (id === "step-obfuscation") {
+    hideError($("start-error"));
+    preview.refresh();
   }
 }
 
-function clear(node) {
-  while (node.firstChild) node.removeChild(node.firstChild);
+// Checks before leaving a step forward; false keeps the user where they are.
+const leave = {
+  "step-time": () => {
+    const frozen = time.freeze();
+    if (frozen.error) {
+      showError($("time-error"), { message: frozen.error, hint: "Pick a preset or fix the dates." });
+      return false;
+    }
+    hideError($("time-error"));
+    return true;
+  },
+  "step-connection": () => state.connection !== null,
+  "step-query": () => state.queryChecked === $("query-text").value.trim(),
+  "step-select": () => selection.check(),
+};
+
+function next() {
+  const check = leave[state.current];
+  if (check && !check()) return;
+  go(1);
 }
 
-function addFact(list, term, value) {
-  const dt = document.createElement("dt");
-  dt.textContent = term;
-  const dd = document.createElement("dd");
-  dd.textContent = value;
-  list.append(dt, dd);
-}
-
-function renderAttempts(attempts) {
-  const box = $("attempts");
-  const list = $("attempts-list");
-  clear(list);
-  if (!Array.isArray(attempts) || attempts.length === 0) {
-    box.hidden = true;
+async function checkQuery() {
+  const text = $("query-text").value.trim();
+  const box = $("query-result");
+  const nextButton = $("step-query").querySelector(".next");
+  state.queryChecked = null;
+  nextButton.disabled = true;
+  clear(box);
+  box.classList.remove("ok", "failed");
+  if (!text) {
+    showError(box, { message: "Enter a selector or a query.", hint: 'For example up{job="node"}.' });
+    box.classList.add("failed");
+    $("query-text").focus();
     return;
   }
-  for (const attempt of attempts) {
-    const li = document.createElement("li");
-    const where = String(attempt.endpoint ?? "");
-    const status = attempt.status ? ` (HTTP ${attempt.status})` : "";
-    const outcome = attempt.ok ? `ok${status}` : String(attempt.error ?? `failed${status}`);
-    li.textContent = `${where} — ${outcome}`;
-    list.append(li);
-  }
-  box.hidden = false;
-}
-
-function resetResult(kind, title) {
-  const section = $("result");
-  section.hidden = false;
-  section.classList.remove("ok", "failed");
-  section.classList.add(kind);
-  $("result-title").textContent = title;
-  clear($("result-facts"));
-  $("result-summary").hidden = true;
-  $("result-error").hidden = true;
-  $("result-hint").hidden = true;
-  return section;
-}
-
-export function renderSuccess(result) {
-  const section = resetResult("ok", "Connected");
-  const summary = $("result-summary");
-  summary.textContent = String(result.message ?? "");
-  summary.hidden = !result.message;
-  const facts = $("result-facts");
-  const flavour = String(result.flavour ?? "unknown");
-  const name = FLAVOUR_NAMES[flavour];
-  addFact(facts, "Flavour", name ? `${flavour} (${name})` : flavour);
-  addFact(facts, "Version", result.version ? String(result.version) : "not reported by the server");
-  addFact(facts, "Endpoint", String(result.endpoint ?? ""));
-  if (result.tenant_id) addFact(facts, "Tenant", String(result.tenant_id));
-  if (result.export_endpoint && result.export_endpoint !== result.endpoint) {
-    addFact(facts, "Export endpoint", String(result.export_endpoint));
-  }
-  renderAttempts(result.attempts);
-  section.focus();
-}
-
-export function renderFailure(error) {
-  const section = resetResult("failed", "Connection failed");
-  const message = $("result-error");
-  message.textContent = error.message;
-  message.hidden = false;
-  if (error.hint) {
-    const hint = $("result-hint");
-    hint.textContent = error.hint;
-    hint.hidden = false;
-  }
-  renderAttempts(error.details?.attempts);
-  section.focus();
-}
-
-function localProblem(connection) {
-  if (!connection.url) return ["Enter the server URL.", "url"];
-  const auth = connection.auth;
-  if (auth.type === "basic" && !auth.username) return ["Enter the username.", "username"];
-  if (auth.type === "bearer" && !auth.token) return ["Enter the token.", "token"];
-  if (auth.type === "header" && !auth.header_name) {
-    return ["Enter the header name.", "header-name"];
-  }
-  return null;
-}
-
-async function testConnection(event) {
-  event.preventDefault();
-  const button = $("test-button");
-  const busy = $("busy");
-  const connection = readConnection();
-  const problem = localProblem(connection);
-  if (problem) {
-    renderFailure(new ApiError(problem[0], { hint: "Fill in the highlighted field." }));
-    $(problem[1]).focus();
-    return;
-  }
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  busy.textContent = "Testing…";
+  $("query-busy").textContent = "Checking…";
   try {
-    const result = await api("/api/validate", { method: "POST", body: { connection } });
-    renderSuccess(result);
+    const result = await api("/api/validate-query", {
+      method: "POST",
+      body: { connection: state.connection, query: text, time_range: { ...time.frozen } },
+    });
+    if (queryType() === "selector" && result.query_type !== "selector") {
+      throw new ApiError("This is a query, not a plain series selector.", {
+        hint: "Choose “MetricsQL / PromQL query” above, or reduce it to a selector like metric{label=\"x\"}.",
+      });
+    }
+    box.classList.add("ok");
+    box.append(el("p", {
+      text: `Matches ${result.series_count} series at the end of the range.` }));
+    if (result.sample_labels.length) {
+      box.append(el("p", { className: "muted", text: `Labels: ${result.sample_labels.join(", ")}` }));
+    }
+    box.hidden = false;
+    if (result.series_count === 0) {
+      box.append(el("p", { className: "hint",
+        text: "Nothing matches at the end of the range: check the spelling or widen the time range." }));
+    }
+    state.queryChecked = text;
+    nextButton.disabled = false;
   } catch (err) {
-    renderFailure(err instanceof ApiError ? err : new ApiError(String(err)));
+    box.classList.add("failed");
+    showError(box, err);
+  } finally {
+    $("query-busy").textContent = "";
+  }
+}
+
+async function startExport() {
+  const button = $("export-start");
+  button.disabled = true;
+  hideError($("start-error"));
+  try {
+    show("step-export");
+    await job.start(buildRequest());
+  } catch (err) {
+    show("step-obfuscation");
+    showError($("start-error"), err);
   } finally {
     button.disabled = false;
-    button.removeAttribute("aria-busy");
-    busy.textContent = "";
   }
+}
+
+function wire() {
+  for (const button of document.querySelectorAll("section.step .next")) {
+    button.addEventListener("click", next);
+  }
+  for (const button of document.querySelectorAll("section.step .back")) {
+    button.addEventListener("click", () => go(-1));
+  }
+  for (const radio of document.querySelectorAll("input[name=mode], input[name=query-type]")) {
+    radio.addEventListener("change", () => {
+      $("step-field").hidden = queryType() !== "query";
+      state.queryChecked = null;
+      $("step-query").querySelector(".next").disabled = true;
+      renderStepper();
+    });
+  }
+  $("query-text").addEventListener("input", () => {
+    $("step-query").querySelector(".next").disabled =
+      state.queryChecked !== $("query-text").value.trim();
+  });
+  $("query-check").addEventListener("click", checkQuery);
+  $("select-refresh").addEventListener("click", () => {
+    const body = discoverBody();
+    selection.load(body, JSON.stringify(body), true);
+  });
+  $("export-start").addEventListener("click", startExport);
+  $("restart").addEventListener("click", () => {
+    job.stop();
+    show("step-mode");
+  });
+  setupConnection((connection) => {
+    state.connection = connection;
+    const nextButton = $("step-connection").querySelector(".next");
+    nextButton.disabled = connection === null;
+    $("conn-next-help").hidden = connection !== null;
+    if (connection === null) selection.loadedKey = null;
+  });
+  preview = new Preview(buildRequest);
+  job = new ExportJob({
+    onDone: () => show("step-done"),
+    onBack: () => show("step-obfuscation"),
+  });
 }
 
 async function showVersion() {
@@ -167,14 +249,6 @@ async function showVersion() {
   }
 }
 
-function start() {
-  $("auth-type").addEventListener("change", showAuthFields);
-  $("tls-verify").addEventListener("change", () => {
-    $("tls-warning").hidden = $("tls-verify").checked;
-  });
-  $("connection-form").addEventListener("submit", testConnection);
-  showAuthFields();
-  showVersion();
-}
-
-start();
+wire();
+renderStepper();
+showVersion();
