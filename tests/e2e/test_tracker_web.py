@@ -1,0 +1,251 @@
+"""The tracker web app in headless Chromium, against a real VictoriaMetrics that scrapes it.
+
+One walk: sign up -> onboarding (definition, key, snippet, test event) -> a web site on
+another origin sends events with the snippet -> the dashboard charts the points from VM.
+Then a second user signs up in the same browser and sees none of the first user's data.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from playwright.sync_api import Page, expect
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from promkit.tracker.app import create_app
+from promkit.tracker.settings import TrackerSettings
+from support.browser import (
+    PHONE,
+    PageErrors,
+    ThreadedServer,
+    browser,
+    page,
+    page_errors,
+    playwright_instance,
+    save_screenshot,
+)
+from support.servers import VMServer
+
+pytestmark = pytest.mark.e2e
+__all__ = ["browser", "page", "page_errors", "playwright_instance"]
+
+SECRET = "w" * 48
+SCRAPE_TOKEN = "scrape-token-web-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def _socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class WebStack:
+    """The tracker in-process (history from VM) and a VictoriaMetrics scraping its /metrics."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        vm_factory: Callable[..., VMServer],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        sock = _socket()
+        port = sock.getsockname()[1]
+        scrape = {
+            "global": {"scrape_interval": "1s"},
+            "scrape_configs": [
+                {
+                    "job_name": "tracker",
+                    "bearer_token": SCRAPE_TOKEN,
+                    "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
+                }
+            ],
+        }
+        config = tmp / "scrape.yml"
+        config.write_text(yaml.safe_dump(scrape))
+        self.vm = vm_factory(f"-promscrape.config={config}")
+        monkeypatch.setenv("PROMKIT_TRACKER_QUERY_URL", self.vm.url)
+        settings = TrackerSettings(
+            database_url=f"sqlite:///{tmp / 'tracker.db'}", jwt_secret=SECRET, bcrypt_cost=4,
+            dev=True, auth_rate_limit=0, api_rate_limit=0, scrape_token=SCRAPE_TOKEN,
+            flush_interval_seconds=0.2,
+        )  # fmt: skip
+        self.http = ThreadedServer(create_app(settings), sock).start(ready_path="/health")
+        self.url = self.http.url.rstrip("/")
+
+    def stop(self) -> None:
+        self.http.stop()
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, vm_factory: Callable[..., VMServer], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[WebStack]:
+    s = WebStack(tmp_path, vm_factory, monkeypatch)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def site() -> Iterator[Callable[[str], str]]:
+    """A web site on its own origin; ``publish(html)`` returns its URL."""
+    pages: dict[str, str] = {}
+
+    async def serve(_request: Any) -> HTMLResponse:
+        return HTMLResponse(pages.get("current", "<p>none</p>"))
+
+    server = ThreadedServer(Starlette(routes=[Route("/{path:path}", serve)]), _socket()).start()
+
+    def publish(body: str) -> str:
+        pages["current"] = (
+            f"<!doctype html><html><head><title>shop</title></head><body>{body}</body></html>"
+        )
+        url: str = server.url
+        return url
+
+    yield publish
+    server.stop()
+
+
+def sign_up(page: Page, base: str, email: str) -> None:
+    page.goto(base + "/app/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_role("link", name="Create one").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Set up tracking")).to_be_visible()
+
+
+def wait_for_points(page: Page, metric: str, timeout: float = 45) -> int:
+    """Refresh the dashboard until the metric's chart has points (VM scrapes every second)."""
+    chart = page.locator(f'article[data-metric="{metric}"] svg.chart')
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page.get_by_role("button", name="Refresh").click()
+        expect(chart).to_be_visible()
+        points = int(chart.get_attribute("data-points") or 0)
+        if points > 0:
+            return points
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"no points for {metric} after {timeout}s")
+
+
+def test_tracker_web_walk_from_sign_up_to_chart(
+    stack: WebStack, site: Callable[[str], str], page: Page, page_errors: PageErrors
+) -> None:
+    sign_up(page, stack.url, "ada@example.com")
+    save_screenshot(page, "tracker-1-onboarding-metric")
+
+    # 1. a definition, with an inline validation message first
+    page.get_by_label("Name", exact=True).fill("Page Views")
+    page.get_by_label("Labels").fill("page, bad-label")
+    page.get_by_role("button", name="Create metric").click()
+    expect(page.locator("#m-labels-error")).to_contain_text("bad-label")
+    page.get_by_label("Labels").fill("page")
+    page.get_by_role("button", name="Create metric").click()
+
+    # 2. a key, shown once
+    expect(page.get_by_role("heading", name="2. Create an API key")).to_be_visible()
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").text_content() or ""
+    assert re.fullmatch(r"mk_[0-9a-f]{64}", key)
+    save_screenshot(page, "tracker-2-key-shown-once")
+
+    # 3. the snippet for that key, and a test event through real ingestion
+    page.get_by_role("button", name="Generate snippet").click()
+    snippet = page.locator("#snippet-html").text_content() or ""
+    assert key in snippet and "tracker.js" in snippet
+    page.get_by_role("button", name="Send test event").click()
+    expect(page.locator("#test-result")).to_contain_text("Round trip OK", timeout=15_000)
+    save_screenshot(page, "tracker-3-snippet-and-test-event")
+
+    # events from a page on another origin that includes the snippet
+    shop = page.context.new_page()
+    button = '<button id="buy" data-track="page_views" data-label-page="/buy">Buy</button>'
+    shop.goto(site(button + snippet))
+    shop.wait_for_function("window.metricsTracker && !Array.isArray(window.metricsTracker)")
+    shop.click("#buy")
+    shop.evaluate("window.metricsTracker.flush()")
+    shop.close()
+
+    # the dashboard: stats and a chart with points read from VictoriaMetrics
+    page.get_by_role("link", name="Go to the dashboard").click()
+    assert wait_for_points(page, "page_views") > 0
+    card = page.locator('article[data-metric="page_views"]')
+    expect(card.locator(".current")).not_to_have_text("–")
+    expect(page.locator("#stat-accepted")).not_to_have_text("0")
+    expect(page.locator("#tsdb-hint")).to_have_count(0)
+    card.get_by_role("button", name="24 h").click()
+    expect(card.get_by_role("button", name="24 h")).to_have_attribute("aria-pressed", "true")
+    expect(card.locator("svg.chart")).to_be_visible()
+    save_screenshot(page, "tracker-4-dashboard-desktop")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(200)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"horizontal scrolling at 390 px: {width}"
+    save_screenshot(page, "tracker-5-dashboard-phone")
+
+    # tokens never in web storage; the refresh cookie is HttpOnly, strict, path-limited
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    refresh = cookies["promkit_refresh"]
+    assert refresh["httpOnly"] and refresh["sameSite"] == "Strict"
+    assert refresh["path"] == "/api/v1/web/session"
+    assert "promkit_refresh" not in page.evaluate("document.cookie")
+
+    # a reload keeps the session (cookie refresh), sign-out ends it
+    page.reload()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # a second user, same browser: none of the first user's data anywhere
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_up(page, stack.url, "bob@example.com")
+    page.get_by_label("Name", exact=True).fill("Page Views")
+    page.get_by_role("button", name="Create metric").click()
+    expect(page.get_by_role("heading", name="2. Create an API key")).to_be_visible()
+    for target in ("#/", "#/keys", "#/metrics", "#/code"):
+        page.goto(stack.url + "/app/" + target)
+        expect(page.locator("main h1").first).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        text = page.locator("main").inner_text()
+        assert key[:11] not in text and "Website" not in text, target
+    page.goto(stack.url + "/app/#/")
+    chart = page.locator('article[data-metric="page_views"] svg.chart')
+    expect(chart).to_have_attribute("data-points", "0")
+    expect(page.locator("#stat-accepted")).to_have_text("0")
+    save_screenshot(page, "tracker-6-second-user-dashboard")
+    assert page_errors.messages == []
+
+
+def test_tracker_web_keyboard_only_sign_in(
+    stack: WebStack, page: Page, page_errors: PageErrors
+) -> None:
+    httpx.post(
+        stack.url + "/api/v1/auth/signup", json={"email": "kb@example.com", "password": PASSWORD}
+    ).raise_for_status()
+    page.goto(stack.url + "/app/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
+    page.keyboard.press("Tab")  # skip link comes first in the tab order? focus moves to the form
+    page.get_by_label("Email").focus()
+    page.keyboard.type("kb@example.com")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Welcome! Let's set up tracking")).to_be_visible()
+    assert page_errors.messages == []
