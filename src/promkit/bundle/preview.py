@@ -90,7 +90,7 @@ def _instant(client: TSDBClient, spec: ExportSpec, match: str, limit: int) -> li
     at = spec.end_ms / 1000
     try:
         return client.query(f"topk({limit}, {match})", time=at)
-    except UpstreamError:
+    except (UpstreamError, UsageError):  # 422 "rejected query" is a UsageError
         if spec.mode != "query":
             raise
     # a query whose result is not an instant vector (a scalar, say): evaluate it as is
