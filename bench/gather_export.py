@@ -96,6 +96,18 @@ def plain_download(url: str, match: str, start_ms: int, end_ms: int) -> tuple[fl
     return time.perf_counter() - t0, size
 
 
+def peak_rss_mb() -> float:
+    """Peak RSS of this process image. ``ru_maxrss`` is inherited from the parent across
+    fork+exec on Linux (it would report the seeding parent's size), so read VmHWM."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args: argparse.Namespace) -> None:
     """(b) in its own process: the export into a bundle; prints a JSON line."""
     from promkit.bundle.export import ExportSpec, LocalContext, run_export
@@ -113,10 +125,16 @@ def child(args: argparse.Namespace) -> None:
     out = Path(args.out)
     t0 = time.perf_counter()
     with TSDBClient(Connection.from_url(args.url, timeout_seconds=120)) as client:
-        res = run_export(client, spec, LocalContext(out / "staging"), output_dir=out / "bundles")
+
+        def on_window(done: int, total: int, samples: int) -> None:
+            if args.trace:
+                line = f"window {done}/{total} samples={samples} peak_rss_mb={peak_rss_mb():.0f}"
+                print(line, file=sys.stderr)
+
+        ctx = LocalContext(out / "staging", on_window=on_window)
+        res = run_export(client, spec, ctx, output_dir=out / "bundles")
     elapsed = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": elapsed, "rss_mb": rss_mb, **res.model_dump(mode="json")}))
+    print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), **res.model_dump(mode="json")}))
 
 
 def zlib6_size(bundle: Path) -> tuple[int, int]:
@@ -136,6 +154,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--samples", type=int, default=5_000_000)
     p.add_argument("--series", type=int, default=2000)
+    p.add_argument("--trace", action="store_true", help="print peak RSS after every window")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--start", type=int, help=argparse.SUPPRESS)
@@ -177,13 +196,15 @@ def main() -> None:
                     str(last_ms + 1000),
                     "--out",
                     str(work / "b"),
+                    *(["--trace"] if args.trace else []),
                 ],
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            if proc.returncode != 0:
+            if proc.returncode != 0 or args.trace:
                 print(proc.stderr, file=sys.stderr)
+            if proc.returncode != 0:
                 raise SystemExit("export failed")
             b = json.loads(proc.stdout.strip().splitlines()[-1])
             ours, z6 = zlib6_size(Path(b["bundle_path"]))

@@ -6,12 +6,14 @@ format. The ZIP is streamed (the JSON lines are never held in memory) into a tem
 the output directory, fsynced and renamed, so a crash never leaves a half bundle under the
 final name.
 
-Compression: ``metrics.jsonl`` is deflated with zlib-ng level 4 (plain Deflate, any unzip
-reads it). Measured on exported VM JSON lines against stdlib zlib level 6 (size, CPU speed):
-zlib-ng 4 = 1.01x at ~200 MB/s; stdlib zlib 6 = 1.00x at ~36 MB/s, zlib 5 = 1.03x at 58 MB/s,
-zlib 4 = 1.05x at 89 MB/s, zlib 1 = 1.14x. zlib-ng is swapped in as the compressor of the
-ZIP entry; if that is impossible (module missing, zipfile internals changed) stdlib zlib
-level 5 is used. ``bench/gather_export.py`` prints the size ratio for every run.
+Compression: ``metrics.jsonl`` is deflated with zlib-ng level 6 (plain Deflate, any unzip
+reads it). Measured on bundles of exported VM JSON lines against stdlib zlib level 6
+(size ratio, single-core speed): zlib-ng 6 = 0.996x at ~130 MB/s; stdlib zlib 6 = 1.00x at
+~30 MB/s; zlib 5 = 1.005x at 44 MB/s; zlib 4 = 1.07x at 66 MB/s. zlib-ng levels 3-5 looked
+good on one data set (1.01-1.03x) but reached 1.12-1.13x on bundles with longer lines, so
+they are not used. zlib-ng is swapped in as the compressor of the ZIP entry; if that is
+impossible (module missing, zipfile internals changed) stdlib zlib level 5 is used.
+``bench/gather_export.py`` prints the size ratio against zlib 6 for every run.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-DEFLATE_LEVEL = 4  # zlib-ng level for metrics.jsonl
+DEFLATE_LEVEL = 6  # zlib-ng level for metrics.jsonl
 FALLBACK_LEVEL = 5  # stdlib zlib level when zlib-ng cannot be used
 METRICS_NAME = "metrics.jsonl"
 METADATA_NAME = "metadata.json"
