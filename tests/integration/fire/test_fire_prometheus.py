@@ -26,7 +26,9 @@ def raw_samples(prom: PrometheusServer, selector: str, at: float) -> list[dict[s
     return sorted(r.json()["data"]["result"], key=lambda row: sorted(row["metric"].items()))
 
 
-@pytest.mark.parametrize(("mode", "spacing"), [("shift", 10_000), ("burst", 1)])
+@pytest.mark.parametrize(
+    ("mode", "spacing"), [("shift", 10_000), ("burst", 1), ("original", 10_000)]
+)
 def test_fire_into_prometheus_and_cleanup(
     mode: str,
     spacing: int,
@@ -66,7 +68,11 @@ def test_fire_into_prometheus_and_cleanup(
         }
         ts = [round(float(t) * 1000) for t, _ in row["values"]]
         assert len(ts) == POINTS
-        assert before * 1000 <= max(ts) <= after * 1000
+        assert max(ts) <= after * 1000
+        if mode == "original":
+            assert ts == stamps
+        else:
+            assert before * 1000 <= max(ts)
         assert [b - a for a, b in itertools.pairwise(ts)] == [spacing] * (POINTS - 1)
         assert [float(v) for _, v in row["values"]] == [float(i) * 1.5 for i in range(POINTS)]
 
@@ -110,3 +116,32 @@ def test_fire_reads_prometheus_raw_samples(
     assert rows[0]["metric"]["__name__"] == "prometheus_build_info"
     assert rows[0]["timestamps"] == want_ts
     assert rows[0]["values"] == [1] * len(want_ts)
+
+
+def test_fire_realtime_into_prometheus(
+    vm: VMServer,
+    prometheus: PrometheusServer,
+    metric: str,
+    write_config: Callable[..., Path],
+    fire_cli: Callable[..., Any],
+) -> None:
+    end = int(time.time() * 1000) - 60_000
+    vm.seed(metric, {"instance": "a"}, [7.0, 8.0, 9.0], [end - 2000, end - 1000, end])
+    cfg = {
+        "source": {"url": vm.url},
+        "target": {"url": prometheus.remote_write_url},
+        "selection": {"match": [f'{{__name__="{metric}"}}'], "window": "10m"},
+        "replication": {"labels": [{"name": f"fire_rt_{metric[-6:]}", "values": ["1", "2"]}]},
+        "timestamps": {"mode": "realtime", "duration": "3s"},
+    }
+    before = time.time()
+    result = fire_cli("run", "-c", str(write_config(cfg)), "-q", "--json")
+    after = time.time()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    rows = raw_samples(prometheus, f'{{__name__="{metric}"}}', after)
+    assert len(rows) == 2
+    for row in rows:
+        ts = [round(float(t) * 1000) for t, _ in row["values"]]
+        assert len(ts) == 3 and all(before * 1000 <= t <= after * 1000 for t in ts)
+        assert [b - a for a, b in itertools.pairwise(ts)] == [1000, 1000]
+        assert [float(v) for _, v in row["values"]] == [7.0, 8.0, 9.0]
