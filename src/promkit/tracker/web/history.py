@@ -8,10 +8,12 @@ value from the tracker's own series table is shown instead.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -79,6 +81,7 @@ class HistorySource:
     """Where history comes from; ``connection`` is None without a configured TSDB."""
 
     connection: Connection | None
+    transport: httpx.BaseTransport | None = None  # tests inject a MockTransport
 
     @classmethod
     def from_settings(cls, settings: WebSettings) -> HistorySource:
@@ -107,15 +110,17 @@ class HistorySource:
         seconds, step = RANGES[range_name]
         end = time.time() if now is None else now
         query = user_query(metric_type, metric_name, user_id)
-        with TSDBClient(self.connection) as client:
+        with TSDBClient(self.connection, transport=self.transport) as client:
             result = client.query_range(query, end - seconds, end, step)
         points: list[Point] = []
         for series in result[:1]:  # sum() yields at most one series
             for ts, raw in series.get("values", []):
                 try:
-                    points.append(Point(t=float(ts), v=float(raw)))
+                    value = float(raw)
                 except (TypeError, ValueError):
                     continue
+                if math.isfinite(value):  # NaN/Inf have no place on a chart (nor in JSON)
+                    points.append(Point(t=float(ts), v=value))
         return History(
             source="tsdb",
             range=range_name,
