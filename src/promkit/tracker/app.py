@@ -54,6 +54,7 @@ def create_app(settings: TrackerSettings) -> FastAPI:
                 await ctx.store.flush()  # nothing ingested is lost on a clean stop
             except SQLAlchemyError as exc:
                 log.error("final series flush failed: %s", type(exc).__name__)
+            ctx.store.close()
             await ctx.limiter.close()
             ctx.db.dispose()
 

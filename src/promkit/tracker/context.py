@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from promkit.tracker.catalog import Catalog
 from promkit.tracker.db import Database
 from promkit.tracker.exposition import build_registry
+from promkit.tracker.forwarding import RemoteWriteForwarder
 from promkit.tracker.passwords import PasswordHasher
 from promkit.tracker.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from promkit.tracker.settings import TrackerSettings
@@ -46,7 +47,15 @@ class TrackerContext:
             ),
             limiter=limiter,
             catalog=Catalog(db, ttl=settings.cache_ttl_seconds),
-            store=SeriesStore(db, settings.max_series_per_user),
+            store=SeriesStore(
+                db,
+                settings.max_series_per_user,
+                forwarder=(
+                    RemoteWriteForwarder(settings.remote_write_url)
+                    if settings.remote_write_url
+                    else None
+                ),
+            ),
             registry=build_registry(db),
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from promkit.core.errors import ConfigError
@@ -29,6 +29,12 @@ KNOWN_UNSAFE_SECRETS = frozenset(
         "supersecret",
     }
 )
+
+
+def _check_remote_write(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL such as http://vm:8428/api/v1/write")
+    return url
 
 
 class TrackerSettings(BaseSettings):
@@ -67,6 +73,8 @@ class TrackerSettings(BaseSettings):
     scrape_token: SecretStr | None = Field(None, description="Bearer token Prometheus sends")
     remote_write_url: str | None = None
     public_url: str | None = Field(None, description="base URL the snippet loads tracker.js from")
+
+    _remote_write = field_validator("remote_write_url")(_check_remote_write)
 
     def jwt_key(self) -> str:
         """The secret tokens are signed with (checked by :func:`check_settings`)."""

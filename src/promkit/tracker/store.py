@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from promkit.tracker.db import Database
+from promkit.tracker.forwarding import RemoteWriteForwarder, Snapshot
 from promkit.tracker.models import Series
 
 log = logging.getLogger("promkit.tracker.store")
@@ -77,8 +78,15 @@ class _Known:
 
 
 class SeriesStore:
-    def __init__(self, db: Database, max_series_per_user: int, known_ttl: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_series_per_user: int,
+        known_ttl: float = 30.0,
+        forwarder: RemoteWriteForwarder | None = None,
+    ) -> None:
         self._db = db
+        self._forwarder = forwarder
         self.max_series_per_user = max_series_per_user
         self._known_ttl = known_ttl
         self._pending: dict[SeriesKey, Delta] = {}
@@ -187,13 +195,16 @@ class SeriesStore:
     def _write(self, batch: Mapping[SeriesKey, Delta]) -> None:
         for attempt in (1, 2):
             try:
-                self._write_once(batch)
-                return
+                snapshots = self._write_once(batch)
+                break
             except IntegrityError:  # another instance inserted one of these series first
                 if attempt == 2:
                     raise
+        if self._forwarder is not None:
+            self._forwarder.forward(snapshots)
 
-    def _write_once(self, batch: Mapping[SeriesKey, Delta]) -> None:
+    def _write_once(self, batch: Mapping[SeriesKey, Delta]) -> list[Snapshot]:
+        snapshots: list[Snapshot] = []
         with self._db.session() as session:
             for (user_id, name, mtype, labels), delta in sorted(batch.items()):
                 lhash = labels_hash(labels)
@@ -219,7 +230,26 @@ class SeriesStore:
                     )
                     session.add(row)
                 _apply(row, delta)
+                if self._forwarder is not None:
+                    buckets = tuple(row.bucket_counts) if row.bucket_counts else None
+                    snapshots.append(
+                        Snapshot(
+                            user_id,
+                            name,
+                            mtype,
+                            labels,
+                            row.value,
+                            row.count,
+                            buckets,
+                            delta.bounds,
+                        )
+                    )
             session.commit()
+        return snapshots
+
+    def close(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.close()
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         """Flush every ``interval`` seconds until ``stop`` is set (errors are logged, data kept)."""
