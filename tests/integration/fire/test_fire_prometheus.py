@@ -89,8 +89,8 @@ def test_fire_reads_prometheus_raw_samples(
     fire_cli: Callable[..., Any],
 ) -> None:
     prometheus.wait_for('prometheus_build_info{job="prometheus"}')
-    time.sleep(3)  # a few self-scrapes
-    end = time.time() - 1
+    time.sleep(5)  # a few self-scrapes
+    end = time.time() - 3  # scrapes stamped before end have been appended by now
     start = end - 4
     rep = f"fire_src_prom_{int(end)}"
     cfg = {
