@@ -263,3 +263,10 @@ def test_config_headers_from_env_and_tenant(monkeypatch: pytest.MonkeyPatch) -> 
         c.target.all_headers()
     monkeypatch.setenv("FIRE_KEY", "k3y")
     assert c.target.all_headers() == {"X-Team": "sre", "X-Api-Key": "k3y", "X-Scope-OrgID": "42"}
+
+
+def test_promfire_and_native_key_for_the_same_setting_is_error() -> None:
+    with pytest.raises(ConfigError, match="set twice"):
+        parse_config(
+            {"benchmark": {"samples_per_second": 10}, "rate": {"samples_per_second": 20}}, env={}
+        )
