@@ -6,9 +6,11 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -25,8 +27,9 @@ from promkit.volume import reports
 from promkit.volume.archive import Compression
 from promkit.volume.backup import BackupRequest, run_backup
 from promkit.volume.engine import connect, list_volumes
-from promkit.volume.names import check_name, parse_ref
-from promkit.volume.restore import RestorePlan, RestoreRequest, run_restore
+from promkit.volume.legacy import DVOM_MAGIC
+from promkit.volume.names import Ref, check_name, parse_ref
+from promkit.volume.restore import RestorePlan, RestoreRequest, run_legacy_restore, run_restore
 from promkit.volume.retention import RetentionPolicy, parse_span
 from promkit.volume.settings import RepoSpec, password_available, read_password
 from promkit.volume.verify import verify_version
@@ -177,9 +180,11 @@ def backup(
 
 @app.command()
 def restore(
-    snapshot: Annotated[str, typer.Option("--snapshot", "-s", help="NAME, NAME@latest or "
-                        "NAME@VERSION.")],
     target_volume: Annotated[str, typer.Option("--target-volume", help="Volume to replace.")],
+    snapshot: Annotated[str | None, typer.Option("--snapshot", "-s", help="NAME, NAME@latest "
+                        "or NAME@VERSION.")] = None,
+    legacy_dvom: Annotated[Path | None, typer.Option("--legacy-dvom", help="Restore a DVOM "
+                           "backup file (<id>.tar.gz, plain or DVOM-ENC v1) instead.")] = None,
     version: Annotated[str | None, typer.Option("--version", help="Version of NAME.")] = None,
     create_volume: Annotated[bool, typer.Option("--create-volume", help="Create the target "
                              "volume if missing.")] = False,
@@ -198,23 +203,45 @@ def restore(
 ) -> None:  # fmt: skip
     """Restore a version into a volume: verified in a staging volume before the target changes."""
     _no_argv_password(password)
-    ref = parse_ref(snapshot, version)
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
-    repository = spec.open()
-    manifest = repository.resolve(ref)
-    secret = read_password(password_file, prompt=manifest.encrypted) if manifest.encrypted else None
-    client = connect()
-    req = RestoreRequest(ref, target_volume, secret, create_volume, force, dry_run,
-                         tuple(stop_containers or ()), helper_image)  # fmt: skip
-    with _progress(f"restore {manifest.id}", manifest.stored_size) as advance:
-        plan = run_restore(client, repository, req, confirm=_confirm, progress=advance, log=_say)
+    if (snapshot is None) == (legacy_dvom is None):
+        raise UsageError("give exactly one of --snapshot and --legacy-dvom")
+
+    def request(ref: Ref, secret: SecretStr | None) -> RestoreRequest:
+        return RestoreRequest(ref, target_volume, secret, create_volume, force, dry_run,
+                              tuple(stop_containers or ()), helper_image)  # fmt: skip
+
+    if legacy_dvom is not None:
+        secret = read_password(password_file, prompt=_is_dvom_encrypted(legacy_dvom))
+        req = request(Ref("dvom"), secret)
+        with _progress(f"restore {legacy_dvom.name}", legacy_dvom.stat().st_size) as advance:
+            plan = run_legacy_restore(connect(), legacy_dvom, req, confirm=_confirm,
+                                      progress=advance, log=_say)  # fmt: skip
+    else:
+        assert snapshot is not None
+        ref = parse_ref(snapshot, version)
+        spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
+                     gcs_creds, gcs_project)  # fmt: skip
+        repository = spec.open()
+        manifest = repository.resolve(ref)
+        secret = read_password(password_file, prompt=True) if manifest.encrypted else None
+        req = request(ref, secret)
+        with _progress(f"restore {manifest.id}", manifest.stored_size) as advance:
+            plan = run_restore(connect(), repository, req, confirm=_confirm, progress=advance,
+                               log=_say)  # fmt: skip
     if json:
         print_json(reports.restore_plan(plan, dry_run))
     elif dry_run:
         typer.echo(reports.restore_plan_text(plan))
     else:
-        typer.echo(f"restored {plan.manifest.id} into {plan.target}")
+        typer.echo(f"restored {plan.backup_id} into {plan.target}")
+
+
+def _is_dvom_encrypted(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(DVOM_MAGIC)) == DVOM_MAGIC
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _confirm(plan: RestorePlan) -> bool:
@@ -225,7 +252,7 @@ def _confirm(plan: RestorePlan) -> bool:
             hint="Pass --force to replace its contents.",
         )
     return typer.confirm(
-        f"Replace ALL contents of volume {plan.target!r} with {plan.manifest.id}?", default=False
+        f"Replace ALL contents of volume {plan.target!r} with {plan.backup_id}?", default=False
     )
 
 

@@ -260,10 +260,11 @@ def read_volume(container: Any) -> Generator[bytes, None, None]:
             response.close()
 
 
-def write_volume(container: Any, chunks: Iterable[bytes]) -> None:
-    """Extract a tar whose entries are ``data/...`` into the helper's ``/data``."""
+def write_volume(container: Any, chunks: Iterable[bytes], *, at: str = "/") -> None:
+    """Extract a tar into the helper at ``at``: entries ``data/...`` at ``/`` (the default)
+    land in the mounted volume."""
     with docker_errors("cannot write the volume through the archive API"):
-        if not container.put_archive("/", chunks):
+        if not container.put_archive(at, chunks):
             raise UpstreamError("the Docker engine refused the archive")
 
 

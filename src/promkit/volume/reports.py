@@ -90,7 +90,7 @@ def info_text(m: Manifest, count: int) -> str:
 
 def restore_plan(plan: RestorePlan, dry_run: bool) -> dict[str, Any]:
     return {
-        "backup": plan.manifest.id,
+        "backup": plan.backup_id,
         "target": plan.target,
         "target_existed": plan.target_exists,
         "target_was_empty": plan.target_empty,
@@ -105,7 +105,7 @@ def restore_plan_text(plan: RestorePlan) -> str:
     if not plan.target_exists:
         state = "missing: it would be created"
     return "\n".join([
-        f"would restore {plan.manifest.id} ({human(plan.manifest.tar_size)})",
+        f"would restore {plan.backup_id} ({human(plan.tar_size)})",
         f"into volume {plan.target} ({state})",
         f"stopping: {', '.join(plan.containers) or 'no containers'}",
         "dry run: password and version checked, nothing changed",

@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from pydantic import SecretStr
 
@@ -38,7 +40,7 @@ from promkit.volume.engine import (
     volume_is_empty,
     write_volume,
 )
-from promkit.volume.manifest import Manifest
+from promkit.volume.legacy import dvom_tar_pieces
 from promkit.volume.names import Ref
 from promkit.volume.repository import Repository
 
@@ -60,11 +62,24 @@ class RestoreRequest:
 
 @dataclass(frozen=True)
 class RestorePlan:
-    manifest: Manifest
+    backup_id: str
+    tar_size: int | None
     target: str
     target_exists: bool
     target_empty: bool
     containers: list[str]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """What to put into the staging volume, and where in the helper to extract it."""
+
+    backup_id: str
+    pieces: Iterable[bytes]
+    extract_at: str
+    tar_size: int | None = None
+    driver: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 def run_restore(
@@ -76,47 +91,92 @@ def run_restore(
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> RestorePlan:
-    say = log or (lambda _msg: None)
     manifest = repo.resolve(req.ref)
-    source = repo.open_data(manifest)
-    with contextlib.closing(source):
-        stream = TarStream(source, manifest, req.password, progress)  # key check happens here
-        image = ensure_helper_image(client, req.helper_image)
-        exists = volume_exists(client, req.target)
-        if not exists and not req.create_volume:
-            raise NotFoundError(
-                f"target volume {req.target!r} does not exist",
-                hint="Pass --create-volume to create it.",
-            )
-        empty = True
-        if exists:
-            with helper_container(client, image, {req.target: MOUNT}, read_only=True) as probe:
-                empty = volume_is_empty(probe)
-        if not empty and not image_has_shell(client, image):
-            raise UsageError(
-                f"emptying {req.target!r} needs a helper image with /bin/sh and rm",
-                hint="Install busybox-static and remove the old helper image, or pass "
-                "--helper-image IMAGE (any local image with sh and rm).",
-            )
-        containers = resolve_containers(client, req.target, req.stop_containers)
-        plan = RestorePlan(manifest, req.target, exists, empty, [c.name for c in containers])
-        if req.dry_run:
-            return plan
-        if not empty and not req.force and not confirm(plan):
-            raise ConflictError(
-                f"target volume {req.target!r} is not empty; nothing was changed",
-                hint="Pass --force to replace its contents.",
-            )
-        with signals_as_interrupts():
-            staging = _stage(client, image, stream, manifest, say)
-            try:
-                _swap(client, image, req, manifest, staging, containers, say)
-            except BaseException as exc:
-                if isinstance(exc, _SwapFailedAfterWipe):
-                    raise exc.error from None
-                _drop_volume(client, staging)
-                raise
+    with contextlib.closing(repo.open_data(manifest)) as data:
+        stream = TarStream(data, manifest, req.password, progress)  # key check happens here
+        # Backups hold "data/..." entries: extract at "/" of a helper that mounts /data.
+        source = _Source(manifest.id, stream, "/", manifest.tar_size, manifest.volume_driver,
+                         manifest.volume_labels)  # fmt: skip
+        return _restore(client, req, source, confirm, log or (lambda _msg: None))
+
+
+def run_legacy_restore(
+    client: Any,
+    path: Path,
+    req: RestoreRequest,
+    *,
+    confirm: Callable[[RestorePlan], bool],
+    progress: Progress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RestorePlan:
+    """Restore a DVOM backup file (``<id>.tar.gz``, plain or DVOM-ENC v1)."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise NotFoundError(f"cannot open DVOM backup {path}: {exc.strerror}") from None
+    with fh:
+        pieces = dvom_tar_pieces(_Counting(fh, progress), req.password)
+        first = next(pieces, b"")  # header, password and gzip checks before anything else
+        # DVOM's tar holds "./..." entries: extract them inside the mount point.
+        source = _Source(f"DVOM {path.name}", itertools.chain([first], pieces), MOUNT)
+        return _restore(client, req, source, confirm, log or (lambda _msg: None))
+
+
+class _Counting:
+    def __init__(self, fh: BinaryIO, progress: Progress | None) -> None:
+        self._fh, self._progress = fh, progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
+        if self._progress and data:
+            self._progress(len(data))
+        return data
+
+
+def _restore(
+    client: Any,
+    req: RestoreRequest,
+    source: _Source,
+    confirm: Callable[[RestorePlan], bool],
+    say: Callable[[str], None],
+) -> RestorePlan:
+    image = ensure_helper_image(client, req.helper_image)
+    exists = volume_exists(client, req.target)
+    if not exists and not req.create_volume:
+        raise NotFoundError(
+            f"target volume {req.target!r} does not exist",
+            hint="Pass --create-volume to create it.",
+        )
+    empty = True
+    if exists:
+        with helper_container(client, image, {req.target: MOUNT}, read_only=True) as probe:
+            empty = volume_is_empty(probe)
+    if not empty and not image_has_shell(client, image):
+        raise UsageError(
+            f"emptying {req.target!r} needs a helper image with /bin/sh and rm",
+            hint="Install busybox-static and remove the old helper image, or pass "
+            "--helper-image IMAGE (any local image with sh and rm).",
+        )
+    containers = resolve_containers(client, req.target, req.stop_containers)
+    plan = RestorePlan(source.backup_id, source.tar_size, req.target, exists, empty,
+                       [c.name for c in containers])  # fmt: skip
+    if req.dry_run:
+        return plan
+    if not empty and not req.force and not confirm(plan):
+        raise ConflictError(
+            f"target volume {req.target!r} is not empty; nothing was changed",
+            hint="Pass --force to replace its contents.",
+        )
+    with signals_as_interrupts():
+        staging = _stage(client, image, source, say)
+        try:
+            _swap(client, image, req, source, staging, containers, say)
+        except BaseException as exc:
+            if isinstance(exc, _SwapFailedAfterWipe):
+                raise exc.error from None
             _drop_volume(client, staging)
+            raise
+        _drop_volume(client, staging)
     return plan
 
 
@@ -126,15 +186,13 @@ class _SwapFailedAfterWipe(Exception):
         self.error = error
 
 
-def _stage(
-    client: Any, image: str, stream: TarStream, manifest: Manifest, say: Callable[[str], None]
-) -> str:
+def _stage(client: Any, image: str, source: _Source, say: Callable[[str], None]) -> str:
     staging = f"promkit-staging-{secrets.token_hex(6)}"
-    create_volume(client, staging, labels={STAGING_LABEL: manifest.id})
-    say(f"fetching and verifying {manifest.id} into staging volume {staging}")
+    create_volume(client, staging, labels={STAGING_LABEL: source.backup_id.replace(" ", "_")})
+    say(f"fetching and verifying {source.backup_id} into staging volume {staging}")
     try:
         with helper_container(client, image, {staging: MOUNT}) as helper:
-            write_volume(helper, stream)
+            write_volume(helper, source.pieces, at=source.extract_at)
     except BaseException:
         _drop_volume(client, staging)
         raise
@@ -145,7 +203,7 @@ def _swap(
     client: Any,
     image: str,
     req: RestoreRequest,
-    manifest: Manifest,
+    source: _Source,
     staging: str,
     containers: list[Any],
     say: Callable[[str], None],
@@ -154,8 +212,8 @@ def _swap(
         create_volume(
             client,
             req.target,
-            driver=manifest.volume_driver or "local",
-            labels=manifest.volume_labels,
+            driver=source.driver or "local",
+            labels=source.labels,
         )
     with StoppedContainers(containers, log=say):
         with helper_container(client, image, {req.target: MOUNT}, read_only=True) as probe:
