@@ -48,9 +48,9 @@ _FLAG_RULES: tuple[tuple[str, str], ...] = (
     ("vminsertAddr", "vmstorage"),
     ("auth.config", "vmauth"),
     ("datasource.url", "vmalert"),
+    ("storageDataPath", "vmsingle"),  # single-node also has promscrape.* flags
     ("remoteWrite.url", "vmagent"),
     ("promscrape.config", "vmagent"),
-    ("storageDataPath", "vmsingle"),
 )
 _SELECT_FLAGS = ("search.maxQueryDuration", "search.maxUniqueTimeseries")
 
@@ -158,9 +158,10 @@ def obfuscated_query(text: str, obf: Obfuscator, settings: ObfuscationSettings) 
     for original, fake in pairs:
         if not original:
             continue
-        for form in (original, regex_escape(original), quote(original)[1:-1]):
-            replacements.setdefault(form, fake)
-            replacements.setdefault(quote(form)[1:-1], fake)
+        for form in (original, regex_escape(original)):
+            for written in (form, quote(form)[1:-1]):
+                if written in text:
+                    replacements.setdefault(written, fake)
     for original in sorted(replacements, key=len, reverse=True):
         text = text.replace(original, replacements[original])
     return obf.scrub_ips(text) if settings.ip_literals else text
@@ -171,6 +172,11 @@ def obfuscated_query(text: str, obf: Obfuscator, settings: ObfuscationSettings) 
 
 def _range_s(start_ms: int, end_ms: int) -> str:
     return f"{max(1, (end_ms - start_ms + 999) // 1000)}s"
+
+
+def _named(job: str) -> str | None:
+    found = detect_component(job)
+    return None if found == GENERIC_COMPONENT else found
 
 
 def _component_from_version(version: str) -> str | None:
@@ -245,11 +251,11 @@ def discover_components(client: TSDBClient, start_ms: int, end_ms: int) -> list[
     estimates = _series_estimates(client, jobs, window, at)
     grouped: dict[str, list[JobInfo]] = {}
     for job in jobs:
-        component = _component_from_version(versions.get(job, "")) or detect_component(
-            job, hint=from_flags.get(job)
+        component = (
+            _component_from_version(versions.get(job, ""))
+            or _named(job)
+            or from_flags.get(job, GENERIC_COMPONENT)
         )
-        if component == GENERIC_COMPONENT and job in from_flags:
-            component = from_flags[job]
         info = JobInfo(
             job=job,
             component=component,
