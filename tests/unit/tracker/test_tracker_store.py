@@ -1,0 +1,65 @@
+"""The series store's in-memory side: delta arithmetic, histogram buckets, series limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promkit.tracker.db import Database
+from promkit.tracker.store import ADD, OBSERVE, SET, Delta, Op, SeriesStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SeriesStore:
+    return SeriesStore(Database(f"sqlite:///{tmp_path / 's.db'}"), max_series_per_user=2)
+
+
+def key(labels: tuple[tuple[str, str], ...] = (), mtype: str = "gauge") -> tuple:  # type: ignore[type-arg]
+    return (1, "m", mtype, labels)
+
+
+def test_store_gauge_set_then_inc_and_counter_adds(store: SeriesStore) -> None:
+    g, c = key(), key(mtype="counter")
+    store.apply([Op(ADD, g, 2), Op(SET, g, 10), Op(ADD, g, 3), Op(ADD, c, 1), Op(ADD, c, 4)])
+    pending = store._pending
+    assert (pending[g].set_to, pending[g].inc) == (10, 3)
+    assert (pending[c].set_to, pending[c].inc) == (None, 5)
+
+
+def test_store_histogram_buckets_are_per_bound_with_inf_last(store: SeriesStore) -> None:
+    h = key(mtype="histogram")
+    bounds = (1.0, 10.0)
+    store.apply([Op(OBSERVE, h, v, bounds) for v in (0.5, 1.0, 5, 10, 11, 1e9)])
+    delta = store._pending[h]
+    assert delta.buckets == [2, 2, 2]
+    assert delta.count == 6 and delta.inc == pytest.approx(0.5 + 1 + 5 + 10 + 11 + 1e9)
+
+
+@pytest.mark.parametrize(
+    ("first", "later", "set_to", "inc"),
+    [
+        (Delta(inc=2), Delta(inc=3), None, 5),
+        (Delta(inc=2), Delta(set_to=7, inc=1), 7, 1),
+        (Delta(set_to=7, inc=1), Delta(inc=2), 7, 3),
+    ],
+)
+def test_store_delta_merge_keeps_order(
+    first: Delta, later: Delta, set_to: float | None, inc: float
+) -> None:
+    first.merge(later)
+    assert (first.set_to, first.inc) == (set_to, inc)
+
+
+def test_store_series_limit_counts_distinct_label_sets(store: SeriesStore) -> None:
+    a, b, c = key((("p", "a"),)), key((("p", "b"),)), key((("p", "c"),))
+    assert store.admit(a) and store.admit(b)
+    assert not store.admit(c)
+    assert store.admit(a)  # existing series keep working
+    assert store.series_count(1) == 2
+
+
+def test_store_drop_metric_forgets_pending(store: SeriesStore) -> None:
+    store.apply([Op(ADD, key(), 1)])
+    store.drop_metric(1, "m")
+    assert store.pending == 0
