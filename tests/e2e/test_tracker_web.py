@@ -1,4 +1,5 @@
-"""The tracker web app in headless Chromium, against a real VictoriaMetrics that scrapes it.
+"""The tracker web app in headless Chromium, against a real VictoriaMetrics fed by the
+tracker's remote-write forwarding.
 
 One walk: sign up -> onboarding (definition, key, snippet, test event) -> a web site on
 another origin sends events with the snippet -> the dashboard charts the points from VM.
@@ -16,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from playwright.sync_api import Page, expect
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -40,7 +40,6 @@ pytestmark = pytest.mark.e2e
 __all__ = ["browser", "page", "page_errors", "playwright_instance"]
 
 SECRET = "w" * 48
-SCRAPE_TOKEN = "scrape-token-web-0123456789"
 PASSWORD = "correct horse battery"
 
 
@@ -52,7 +51,8 @@ def _socket() -> socket.socket:
 
 
 class WebStack:
-    """The tracker in-process (history from VM) and a VictoriaMetrics scraping its /metrics."""
+    """The tracker in-process, forwarding its samples by remote write to a private
+    VictoriaMetrics and reading the dashboard's history back from it."""
 
     def __init__(
         self,
@@ -60,28 +60,14 @@ class WebStack:
         vm_factory: Callable[..., VMServer],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        sock = _socket()
-        port = sock.getsockname()[1]
-        scrape = {
-            "global": {"scrape_interval": "1s"},
-            "scrape_configs": [
-                {
-                    "job_name": "tracker",
-                    "bearer_token": SCRAPE_TOKEN,
-                    "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
-                }
-            ],
-        }
-        config = tmp / "scrape.yml"
-        config.write_text(yaml.safe_dump(scrape))
-        self.vm = vm_factory(f"-promscrape.config={config}")
+        self.vm = vm_factory()
         monkeypatch.setenv("PROMKIT_TRACKER_QUERY_URL", self.vm.url)
         settings = TrackerSettings(
             database_url=f"sqlite:///{tmp / 'tracker.db'}", jwt_secret=SECRET, bcrypt_cost=4,
-            dev=True, auth_rate_limit=0, api_rate_limit=0, scrape_token=SCRAPE_TOKEN,
-            flush_interval_seconds=0.2,
+            dev=True, auth_rate_limit=0, api_rate_limit=0, flush_interval_seconds=0.2,
+            remote_write_url=f"{self.vm.url}/api/v1/write",
         )  # fmt: skip
-        self.http = ThreadedServer(create_app(settings), sock).start(ready_path="/health")
+        self.http = ThreadedServer(create_app(settings), _socket()).start(ready_path="/health")
         self.url = self.http.url.rstrip("/")
 
     def stop(self) -> None:
@@ -129,7 +115,7 @@ def sign_up(page: Page, base: str, email: str) -> None:
 
 
 def wait_for_points(page: Page, metric: str, timeout: float = 45) -> int:
-    """Refresh the dashboard until the metric's chart has points (VM scrapes every second)."""
+    """Refresh the dashboard until the metric's chart has points read from VictoriaMetrics."""
     chart = page.locator(f'article[data-metric="{metric}"] svg.chart')
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
