@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -267,8 +268,8 @@ def discover(
             }
         )
         return
-    if not components:
-        stderr.print("[dim]no VictoriaMetrics components; jobs:[/]" if not (sel or targets) else "")
+    if not components and not (sel or targets):
+        stderr.print("[dim]no VictoriaMetrics components in the range; scrape jobs of `up`:[/]")
     table = Table(box=None, pad_edge=False)
     for col in ("component", "job", "instances", "series"):
         table.add_column(col, justify="right" if col in ("instances", "series") else "left")
@@ -558,7 +559,11 @@ def export(
         with _client(request) as client:
             spec = to_export_spec(request, client=client, export_id=new_export_id())
             if to_stdout:
-                counts = stream_export(client, spec, sys.stdout.buffer)
+                try:
+                    counts = stream_export(client, spec, sys.stdout.buffer)
+                except BrokenPipeError:  # `| head`: the reader has enough; stop like `cat`
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    raise typer.Exit(141) from None
                 summary = {
                     "series": counts.series,
                     "samples": counts.samples,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -525,3 +526,47 @@ def test_gather_prometheus_fallback_sample_and_export(
     rows = bundle_rows(result["bundle_path"])
     stamps = [t for r in rows for t in r["timestamps"]]
     assert stamps and len(stamps) == len(set(stamps))
+
+
+def test_gather_export_resume_state_holds_no_secret(seeded: Seeded, tmp_path: Path) -> None:
+    env = {"GC_PW": "pw-should-stay-in-env"}
+    auth = ["--username", "support", "--password-env", "GC_PW"]
+    args = ["--selector", seeded.metric, "--window", "10m", *auth]
+    stopped = run_cli("gather", "export", "--url", seeded.url, *seeded.range_args(), *args,
+                      "--cancel-after-windows", "1", cwd=tmp_path, env=env)  # fmt: skip
+    assert stopped.returncode == 130
+    (staging,) = (tmp_path / "exports" / ".staging").iterdir()
+    for path in staging.iterdir():
+        assert b"pw-should-stay-in-env" not in path.read_bytes(), path
+    refused = run_cli("gather", "export", "--resume", staging.name, cwd=tmp_path)
+    assert refused.returncode == 2 and b"secret is not stored" in refused.stderr
+    resumed = run_cli("gather", "export", "--resume", staging.name, "--password-env", "GC_PW",
+                      "--json", cwd=tmp_path, env=env)  # fmt: skip
+    assert orjson.loads(resumed.stdout)["windows"] == 3, resumed.stderr.decode()
+
+
+def test_gather_export_stdout_into_a_closed_pipe_stops_quietly(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "promkit",
+        "gather",
+        "export",
+        "--url",
+        seeded.url,
+        *seeded.range_args(),
+        "--selector",
+        seeded.metric,
+        "--window",
+        "1m",
+        "--stdout",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert b"Traceback" not in err and b"internal error" not in err
