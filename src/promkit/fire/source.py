@@ -46,6 +46,17 @@ def _range_selector(name: str, start: float, end: float) -> str:
     return "{" + matcher("__name__", "=", name) + "}" + f"[{window_ms}ms]"
 
 
+def _chunks(start: float, end: float, size: float) -> list[tuple[float, float]]:
+    """``(lo, hi]`` pieces of at most ``size`` seconds covering ``(start, end]``, in order."""
+    out = []
+    lo = start
+    while lo < end:
+        hi = min(end, lo + size)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
 def _labels_without_name(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
 
@@ -53,8 +64,9 @@ def _labels_without_name(labels: Mapping[str, str]) -> tuple[tuple[str, str], ..
 class SeriesSource:
     """The original series of one TSDB, within ``[start, end]``."""
 
-    def __init__(self, client: TSDBClient) -> None:
+    def __init__(self, client: TSDBClient, *, query_chunk: float = 3600.0) -> None:
         self.client = client
+        self.query_chunk = query_chunk
         self.decode = DecodeStats()
 
     def discover(self, match: Sequence[str], start: float, end: float) -> list[dict[str, str]]:
@@ -73,16 +85,22 @@ class SeriesSource:
             yield from iter_series(iter_lines(stream), stats=self.decode)
 
     def _read_by_query(self, metrics: Sequence[str], start: float, end: float) -> Iterator[Series]:
+        """Per metric, the window in chunks of ``query_chunk`` seconds (so one query stays
+        under Prometheus' ``--query.max-samples``), merged per series before it is yielded:
+        memory holds one metric's samples."""
         for name in metrics:
-            for row in self.client.query(_range_selector(name, start, end), time=end):
-                values: list[float] = []
-                stamps: list[int] = []
-                for ts, value in row.get("values") or []:
-                    values.append(float(value))
-                    stamps.append(round(float(ts) * 1000))
+            merged: dict[tuple[tuple[str, str], ...], tuple[Labels, list[float], list[int]]] = {}
+            for lo, hi in _chunks(start, end, self.query_chunk):
+                for row in self.client.query(_range_selector(name, lo, hi), time=hi):
+                    labels = Labels(row.get("metric") or {})
+                    entry = merged.setdefault(labels.pairs(), (labels, [], []))
+                    for ts, value in row.get("values") or []:
+                        entry[1].append(float(value))
+                        entry[2].append(round(float(ts) * 1000))
+            for labels, values, stamps in merged.values():
                 self.decode.series += 1
                 self.decode.samples += len(values)
-                yield Series(Labels(row.get("metric") or {}), values, stamps)
+                yield Series(labels, values, stamps)
 
     def sample_counts(
         self, metrics: Sequence[str], start: float, end: float
