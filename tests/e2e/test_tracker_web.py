@@ -235,3 +235,98 @@ def test_tracker_web_keyboard_only_sign_in(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Welcome! Let's set up tracking")).to_be_visible()
     assert page_errors.messages == []
+
+
+@pytest.fixture
+def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A tracker without a TSDB (live values only); yields its base URL."""
+    monkeypatch.delenv("PROMKIT_TRACKER_QUERY_URL", raising=False)
+    settings = TrackerSettings(
+        database_url=f"sqlite:///{tmp_path / 'tracker.db'}", jwt_secret=SECRET, bcrypt_cost=4,
+        dev=True, auth_rate_limit=0, api_rate_limit=0, flush_interval_seconds=0.2,
+    )  # fmt: skip
+    http = ThreadedServer(create_app(settings), _socket()).start(ready_path="/health")
+    yield http.url.rstrip("/")
+    http.stop()
+
+
+def test_tracker_web_manage_keys_and_definitions(
+    bare: str, page: Page, page_errors: PageErrors
+) -> None:
+    page.set_viewport_size(PHONE)
+    sign_up(page, bare, "mgr@example.com")
+    # definitions: server-side validation shown inline, then create / edit / pause / delete
+    page.goto(bare + "/app/#/metrics")
+    page.get_by_label("Name", exact=True).fill("Cart size")
+    page.get_by_label("Type").select_option("gauge")
+    page.get_by_label("Histogram buckets").fill("1, 5")
+    page.get_by_role("button", name="Create metric").click()
+    expect(page.locator("#m-buckets-error")).to_have_text("Buckets are only for histograms.")
+    page.get_by_label("Histogram buckets").fill("")
+    page.get_by_role("button", name="Create metric").click()
+    item = page.locator('li[data-metric="cart_size"]')
+    expect(item).to_contain_text("gauge")
+    page.get_by_label("Name", exact=True).fill("Other")
+    page.get_by_label("Metric name").fill("cart_size")
+    page.get_by_role("button", name="Create metric").click()  # a duplicate: 409 from the server
+    expect(page.locator("#m-metric-name-error")).to_contain_text("already have a metric")
+    item.get_by_role("button", name="Pause").click()
+    expect(item.locator(".badge")).to_have_text("paused")
+    item.get_by_role("link", name="Edit Cart size").click()
+    page.get_by_label("Help text").fill("<b>items</b> in the cart")
+    page.get_by_role("button", name="Save changes").click()
+    expect(item).to_be_visible()
+    item.get_by_role("button", name="Resume").click()
+    expect(item.locator(".badge")).to_have_text("active")
+    save_screenshot(page, "tracker-7-metrics-phone")
+
+    # keys: create (shown once, copy), rename, deactivate, delete
+    page.goto(bare + "/app/#/keys")
+    page.get_by_label("Key name").fill("<script>alert(1)</script>")
+    page.get_by_role("button", name="Create key").click()
+    raw = page.locator("#new-key").text_content() or ""
+    assert raw.startswith("mk_")
+    key = page.locator("li[data-key]")
+    expect(key.locator("h3")).to_have_text("<script>alert(1)</script>")  # text, not markup
+    key.get_by_role("button", name=re.compile("^Rename")).click()
+    page.get_by_label("New name").fill("Shop")
+    page.get_by_role("button", name="Save name").click()
+    expect(key.locator("h3")).to_have_text("Shop")
+    expect(page.locator("#new-key")).to_have_count(0)  # never shown again
+    key.get_by_role("button", name="Deactivate").click()
+    expect(key.locator(".badge")).to_have_text("inactive")
+    r = httpx.post(
+        bare + "/api/v1/metrics",
+        json={"metrics": [{"name": "cart_size", "value": 1}]},
+        headers={"X-API-Key": raw},
+    )
+    assert r.status_code == 401  # the deactivated key no longer ingests
+    key.get_by_role("button", name="Activate").click()
+    expect(key.locator(".badge")).to_have_text("active")
+
+    # the dashboard without a TSDB: live value and a hint
+    ok = httpx.post(
+        bare + "/api/v1/metrics",
+        json={"metrics": [{"name": "cart_size", "value": 7}]},
+        headers={"X-API-Key": raw},
+    )
+    assert ok.status_code == 200, ok.text
+    page.goto(bare + "/app/#/")
+    card = page.locator('article[data-metric="cart_size"]')
+    expect(card.locator(".current")).to_have_text("7")
+    expect(page.locator("#tsdb-hint")).to_contain_text("PROMKIT_TRACKER_QUERY_URL")
+    expect(card).to_contain_text("Live value only")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download dashboard").click()
+    assert "cart_size" in Path(download.value.path()).read_text()
+
+    page.goto(bare + "/app/#/keys")
+    key.get_by_role("button", name="Delete").click()
+    key.get_by_role("button", name="Confirm: delete").click()
+    expect(page.locator("li[data-key]")).to_have_count(0)
+    page.goto(bare + "/app/#/metrics")
+    item.get_by_role("button", name="Delete").click()
+    item.get_by_role("button", name="Confirm: delete").click()
+    expect(item).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_errors.messages == []
