@@ -23,7 +23,7 @@ from promkit.tracker.settings import TrackerSettings
 from .conftest import TEST_SECRET, bearer, sign_in
 
 pytestmark = pytest.mark.integration
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 15
 WEB_PREFIX = "/api/v1/web"
 
 
