@@ -11,7 +11,8 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from promkit.bundle.routes.deps import ConsoleDep, TimeRangeBody, error_responses
+from promkit.bundle.config import TimeRangeConfig
+from promkit.bundle.routes.deps import ConsoleDep, error_responses
 from promkit.core.connection import ConnectionConfig
 from promkit.core.errors import UsageError
 from promkit.core.promql import is_selector
@@ -40,7 +41,7 @@ class ValidateQueryRequest(BaseModel):
 
     connection: ConnectionConfig
     query: str = Field(max_length=64_000)
-    time_range: TimeRangeBody | None = None
+    time_range: TimeRangeConfig | None = None
 
 
 class QueryCheck(BaseModel):
@@ -63,7 +64,7 @@ def validate_query(body: ValidateQueryRequest, console: ConsoleDep) -> QueryChec
     query = body.query.strip()
     if not query:
         raise UsageError("the query is empty", hint='enter a selector like up{job="node"}')
-    at = body.time_range.end_ms / 1000 if body.time_range else None
+    at = body.time_range.to_ms()[1] / 1000 if body.time_range else None
     with console.client_factory(body.connection) as client:
         rows = client.query(f"count(({query}))", time=at)
         count = _scalar(rows)
