@@ -238,12 +238,16 @@ def test_tracker_web_keyboard_only_sign_in(
 
 
 @pytest.fixture
-def bare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A tracker without a TSDB (live values only); yields its base URL."""
+def bare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A tracker without a TSDB (live values only); yields its base URL. Indirect
+    parametrization sets the access token lifetime in seconds."""
     monkeypatch.delenv("PROMKIT_TRACKER_QUERY_URL", raising=False)
     settings = TrackerSettings(
         database_url=f"sqlite:///{tmp_path / 'tracker.db'}", jwt_secret=SECRET, bcrypt_cost=4,
         dev=True, auth_rate_limit=0, api_rate_limit=0, flush_interval_seconds=0.2,
+        access_token_ttl_seconds=getattr(request, "param", 900),
     )  # fmt: skip
     http = ThreadedServer(create_app(settings), _socket()).start(ready_path="/health")
     yield http.url.rstrip("/")
@@ -329,4 +333,37 @@ def test_tracker_web_manage_keys_and_definitions(
     item.get_by_role("button", name="Confirm: delete").click()
     expect(item).to_have_count(0)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_errors.messages == []
+
+
+@pytest.mark.parametrize("bare", [2], indirect=True)
+def test_tracker_web_expired_access_token_is_refreshed_once_silently(
+    bare: str, page: Page, page_errors: PageErrors
+) -> None:
+    refreshes: list[str] = []
+    page.on(
+        "request",
+        lambda req: refreshes.append(req.url) if req.url.endswith("/session/refresh") else None,
+    )
+    sign_up(page, bare, "ttl@example.com")
+    for name in ("One", "Two", "Three"):
+        page.goto(bare + "/app/#/metrics")
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_role("button", name="Create metric").click()
+        expect(page.locator(f'li[data-metric="{name.lower()}"]')).to_be_visible()
+    page.goto(bare + "/app/#/")
+    expect(page.locator("article.metric")).to_have_count(3)
+    page.wait_for_timeout(2500)  # the in-memory access token expires
+    before = len(refreshes)
+    for card in page.locator("article.metric").all():  # three API calls at once
+        card.get_by_role("button", name="7 d").click()
+    for card in page.locator("article.metric").all():
+        expect(card.get_by_role("button", name="7 d")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()  # still signed in
+    assert len(refreshes) - before >= 1
+    page.reload()  # a new page: the session comes back from the cookie
+    expect(
+        page.get_by_role("link", name="Sign out").or_(page.get_by_role("button", name="Sign out"))
+    ).to_be_visible()
     assert page_errors.messages == []
