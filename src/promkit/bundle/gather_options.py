@@ -6,38 +6,48 @@ they come from an environment variable, a file, or an interactive prompt.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
+from rich.markup import escape
 
 from promkit.bundle.config import ExportRequest, load_config, parse_request
-from promkit.core.connection import Auth, AuthType
+from promkit.core.connection import Auth, AuthType, Connection
 from promkit.core.console import read_secret, stderr
 from promkit.core.errors import UsageError
+from promkit.core.tsdb import TSDBClient
 
-_AUTH = "Authentication (secrets: env var, file or prompt; never argv)"
-_CONN = "Connection"
+PANEL_AUTH = "Authentication (secrets: env var, file or prompt; never argv)"
+PANEL_CONNECTION = "Connection"
 
-_URL_HELP = "Server URL, e.g. http://localhost:8428 or http://vmselect:8481/select/0/prometheus."
-_TIMEOUT_HELP = "Seconds of inactivity allowed per request step (never a cap on a whole stream)."
+URL_HELP = "Server URL, e.g. http://localhost:8428 or http://vmselect:8481/select/0/prometheus."
+TIMEOUT_HELP = "Seconds of inactivity allowed per request step (never a cap on a whole stream)."
 
 UsernameOpt = Annotated[
-    str | None, typer.Option("--username", help="Basic-auth user.", rich_help_panel=_AUTH)
+    str | None, typer.Option("--username", help="Basic-auth user.", rich_help_panel=PANEL_AUTH)
 ]
 PasswordEnvOpt = Annotated[
     str | None,
     typer.Option(
-        "--password-env", metavar="VAR", help="Env var with the password.", rich_help_panel=_AUTH
+        "--password-env",
+        metavar="VAR",
+        help="Env var with the password.",
+        rich_help_panel=PANEL_AUTH,
     ),
 ]
 PasswordFileOpt = Annotated[
     str | None,
     typer.Option(
-        "--password-file", metavar="FILE", help="File with the password.", rich_help_panel=_AUTH
+        "--password-file",
+        metavar="FILE",
+        help="File with the password.",
+        rich_help_panel=PANEL_AUTH,
     ),
 ]
 BearerEnvOpt = Annotated[
@@ -46,7 +56,7 @@ BearerEnvOpt = Annotated[
         "--bearer-token-env",
         metavar="VAR",
         help="Env var with a bearer token.",
-        rich_help_panel=_AUTH,
+        rich_help_panel=PANEL_AUTH,
     ),
 ]
 BearerFileOpt = Annotated[
@@ -55,12 +65,12 @@ BearerFileOpt = Annotated[
         "--bearer-token-file",
         metavar="FILE",
         help="File with a bearer token.",
-        rich_help_panel=_AUTH,
+        rich_help_panel=PANEL_AUTH,
     ),
 ]
 HeaderNameOpt = Annotated[
     str | None,
-    typer.Option("--header-name", help="Custom auth header name.", rich_help_panel=_AUTH),
+    typer.Option("--header-name", help="Custom auth header name.", rich_help_panel=PANEL_AUTH),
 ]
 HeaderEnvOpt = Annotated[
     str | None,
@@ -68,7 +78,7 @@ HeaderEnvOpt = Annotated[
         "--header-value-env",
         metavar="VAR",
         help="Env var with the header value.",
-        rich_help_panel=_AUTH,
+        rich_help_panel=PANEL_AUTH,
     ),
 ]
 HeaderFileOpt = Annotated[
@@ -77,24 +87,30 @@ HeaderFileOpt = Annotated[
         "--header-value-file",
         metavar="FILE",
         help="File with the header value.",
-        rich_help_panel=_AUTH,
+        rich_help_panel=PANEL_AUTH,
     ),
 ]
 TenantOpt = Annotated[
     str | None,
     typer.Option(
-        "--tenant", help="Cluster tenant: ACCOUNT or ACCOUNT:PROJECT.", rich_help_panel=_CONN
+        "--tenant",
+        help="Cluster tenant: ACCOUNT or ACCOUNT:PROJECT.",
+        rich_help_panel=PANEL_CONNECTION,
     ),
 ]
 InsecureOpt = Annotated[
     bool,
     typer.Option(
-        "--insecure", help="Skip TLS certificate checks (test servers only).", rich_help_panel=_CONN
+        "--insecure",
+        help="Skip TLS certificate checks (test servers only).",
+        rich_help_panel=PANEL_CONNECTION,
     ),
 ]
 CaFileOpt = Annotated[
     str | None,
-    typer.Option("--ca-file", help="PEM file with the CA to trust.", rich_help_panel=_CONN),
+    typer.Option(
+        "--ca-file", help="PEM file with the CA to trust.", rich_help_panel=PANEL_CONNECTION
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -184,15 +200,17 @@ def build_auth(
     return Auth(type=AuthType.HEADER, header_name=header_name, header_value=value)
 
 
-_SEL = "Selection"
-_OBF = "Obfuscation"
-_OUT = "Output"
+PANEL_SELECTION = "Selection"
+PANEL_OBFUSCATION = "Obfuscation"
+PANEL_OUTPUT = "Output"
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help=_URL_HELP, rich_help_panel=_CONN)]
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help=URL_HELP, rich_help_panel=PANEL_CONNECTION)
+]
 TimeoutOpt = Annotated[
     float | None,
     typer.Option(
-        "--timeout", min=0.1, help=_TIMEOUT_HELP + " [default: 30]", rich_help_panel=_CONN
+        "--timeout", min=0.1, help=TIMEOUT_HELP + " [default: 30]", rich_help_panel=PANEL_CONNECTION
     ),
 ]
 ConfigOpt = Annotated[
@@ -202,31 +220,37 @@ ConfigOpt = Annotated[
         metavar="FILE",
         help="export.json (the web API's schema, or vmgather's oneshot config); '-' = stdin. "
         "Flags override it.",
-        rich_help_panel=_SEL,
+        rich_help_panel=PANEL_SELECTION,
     ),
 ]
 StartOpt = Annotated[
     str | None,
     typer.Option(
-        "--start", help="RFC3339, unix seconds or now-1h [default: now-1h].", rich_help_panel=_SEL
+        "--start",
+        help="RFC3339, unix seconds or now-1h [default: now-1h].",
+        rich_help_panel=PANEL_SELECTION,
     ),
 ]
 EndOpt = Annotated[
     str | None,
-    typer.Option("--end", help="Inclusive end, same forms [default: now].", rich_help_panel=_SEL),
+    typer.Option(
+        "--end", help="Inclusive end, same forms [default: now].", rich_help_panel=PANEL_SELECTION
+    ),
 ]
 ModeOpt = Annotated[
     str | None,
     typer.Option(
         "--mode",
         help="cluster (jobs/components), selector or query [default: cluster].",
-        rich_help_panel=_SEL,
+        rich_help_panel=PANEL_SELECTION,
     ),
 ]
 JobOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--job", help="A job to export (repeat; matched literally).", rich_help_panel=_SEL
+        "--job",
+        help="A job to export (repeat; matched literally).",
+        rich_help_panel=PANEL_SELECTION,
     ),
 ]
 ComponentOpt = Annotated[
@@ -234,21 +258,27 @@ ComponentOpt = Annotated[
     typer.Option(
         "--component",
         help="Every job of a component, e.g. vmstorage (repeat).",
-        rich_help_panel=_SEL,
+        rich_help_panel=PANEL_SELECTION,
     ),
 ]
 SelectorOpt = Annotated[
     str | None,
-    typer.Option("--selector", help='Series selector, e.g. up{env="prod"}.', rich_help_panel=_SEL),
+    typer.Option(
+        "--selector", help='Series selector, e.g. up{env="prod"}.', rich_help_panel=PANEL_SELECTION
+    ),
 ]
 QueryOpt = Annotated[
     str | None,
-    typer.Option("--query", help="PromQL/MetricsQL for query mode.", rich_help_panel=_SEL),
+    typer.Option(
+        "--query", help="PromQL/MetricsQL for query mode.", rich_help_panel=PANEL_SELECTION
+    ),
 ]
 StepOpt = Annotated[
     str | None,
     typer.Option(
-        "--step", help="query_range step, e.g. 30s (query mode, Prometheus).", rich_help_panel=_SEL
+        "--step",
+        help="query_range step, e.g. 30s (query mode, Prometheus).",
+        rich_help_panel=PANEL_SELECTION,
     ),
 ]
 ObfuscateOpt = Annotated[
@@ -256,28 +286,37 @@ ObfuscateOpt = Annotated[
     typer.Option(
         "--obfuscate/--no-obfuscate",
         help="Obfuscate instances, jobs, IPs and tenants [default: off].",
-        rich_help_panel=_OBF,
+        rich_help_panel=PANEL_OBFUSCATION,
     ),
 ]
 KeepInstanceOpt = Annotated[
     bool,
     typer.Option(
-        "--keep-instance", help="Leave instance labels as they are.", rich_help_panel=_OBF
+        "--keep-instance",
+        help="Leave instance labels as they are.",
+        rich_help_panel=PANEL_OBFUSCATION,
     ),
 ]
 KeepJobOpt = Annotated[
-    bool, typer.Option("--keep-job", help="Leave job labels as they are.", rich_help_panel=_OBF)
+    bool,
+    typer.Option(
+        "--keep-job", help="Leave job labels as they are.", rich_help_panel=PANEL_OBFUSCATION
+    ),
 ]
 LabelOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--obfuscate-label", help="Also obfuscate this label (repeat).", rich_help_panel=_OBF
+        "--obfuscate-label",
+        help="Also obfuscate this label (repeat).",
+        rich_help_panel=PANEL_OBFUSCATION,
     ),
 ]
 DropOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--drop-label", help="Remove this label from every series (repeat).", rich_help_panel=_OBF
+        "--drop-label",
+        help="Remove this label from every series (repeat).",
+        rich_help_panel=PANEL_OBFUSCATION,
     ),
 ]
 VerboseOpt = Annotated[
@@ -422,3 +461,22 @@ def build_request(conn: ConnFlags, sel: Selection) -> tuple[ExportRequest, list[
     if sel.batching:
         data["batching"] = dict(data.get("batching") or {}) | sel.batching
     return parse_request(data, source="options"), notes
+
+
+def tsdb_client(request: ExportRequest) -> TSDBClient:
+    return TSDBClient(Connection.from_config(request.connection))
+
+
+def setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    root = logging.getLogger("promkit")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        stderr.print(f"[dim]note:[/] {escape(note)}")
