@@ -210,3 +210,23 @@ def test_browser_client_errors_are_not_retried(
     page.evaluate("window.metricsTracker.set('cart_items', 1); window.metricsTracker.flush()")
     page.wait_for_timeout(2500)  # the first retry would come after 1 s
     assert len(posts) == 1
+
+
+def test_browser_snippet_added_after_load_still_counts_the_page_view(
+    stack: Stack, site: Callable[[str], str], page: Page, page_errors: PageErrors
+) -> None:
+    """Like a React useEffect: the snippet runs after the load event has fired."""
+    code = stack.snippet()[len("<script>") : -len("</script>")]
+    late = (
+        "<script>window.addEventListener('load', function () {"
+        f" setTimeout(function () {{ {code}; }}, 200); }});</script>"
+    )
+    page.goto(site(late))
+    page.wait_for_function("window.metricsTracker && !Array.isArray(window.metricsTracker)")
+    page.wait_for_timeout(300)
+    page.evaluate("window.metricsTracker.flush()")
+    stack.wait_for("user_metric_page_views_total", 1, page="/")
+    samples = stack.samples()
+    loads = [v for (n, _), v in samples.items() if n == "user_hist_page_load_time_count"]
+    assert loads == [1.0]  # the load timing is read even though load fired earlier
+    assert page_errors.messages == []
