@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -237,3 +238,73 @@ def test_wizard_is_keyboard_usable_with_visible_focus(page: Page, console: Conso
     expect(page.get_by_role("heading", name="Time range")).to_be_focused()
     expect(page.locator("#step-label")).to_have_text("Step 2 of 8: Time range")
     save_screenshot(page, "wizard-keyboard-2-time")
+
+
+def test_wizard_renders_hostile_label_values_as_text(
+    page: Page, console: ConsoleServer, vm: VMServer, page_errors: PageErrors
+) -> None:
+    hostile_job = "<img src=x onerror=window.__pwned=1>"
+    end = (int(time.time()) - 120) * 1000
+    vm.seed(
+        "wizx_hostile",
+        {
+            "job": hostile_job,
+            "instance": "<b>bold</b>:1",
+            "note": "<script>window.__pwned=2</script>",
+        },
+        [1.0] * 5,
+        [end - i * 15_000 for i in range(5)],
+    )
+    _to_connection(page, console, custom=True, shot="wizard-xss")
+    _connect(page, vm.url, "wizard-xss")
+    page.get_by_label("Expression").fill("wizx_hostile")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#query-result")).to_contain_text("Matches 1 series")
+    _next(page)
+    expect(page.locator("#select-list")).to_contain_text(hostile_job)
+    _next(page)
+    page.get_by_label("Obfuscate the bundle").uncheck()  # show the raw values
+    expect(page.locator("#preview-status")).to_contain_text("NOT obfuscated")
+    expect(page.locator("#preview-table")).to_contain_text("<script>window.__pwned=2</script>")
+    save_screenshot(page, "wizard-xss-5-preview-as-text")
+    assert page.locator("main img, main script, main b").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert page_errors.messages == []
+
+
+@pytest.mark.parametrize(
+    ("wall", "zone", "utc"),
+    [
+        ("2026-01-15T10:00", "UTC", "2026-01-15T10:00:00.000Z"),
+        ("2026-01-15T10:00", "Europe/Paris", "2026-01-15T09:00:00.000Z"),
+        ("2026-07-15T10:00", "Europe/Paris", "2026-07-15T08:00:00.000Z"),
+        ("2026-07-15T10:00", "America/New_York", "2026-07-15T14:00:00.000Z"),
+        ("2026-01-15T10:00", "Asia/Kolkata", "2026-01-15T04:30:00.000Z"),
+    ],
+)
+def test_wizard_time_zone_wall_time_converts_to_utc(
+    page: Page, console: ConsoleServer, wall: str, zone: str, utc: str
+) -> None:
+    page.goto(console.url)
+    got = page.evaluate(
+        "([wall, zone]) => import('/static/timerange.js')"
+        ".then(m => new Date(m.wallToInstant(wall, zone)).toISOString())",
+        [wall, zone],
+    )
+    assert got == utc
+
+
+def test_wizard_custom_range_in_a_time_zone_is_summarised(
+    page: Page, console: ConsoleServer
+) -> None:
+    page.goto(console.url)
+    _next(page)
+    page.get_by_label("Time zone").select_option("UTC")
+    page.get_by_label("From", exact=True).fill("2026-01-15T10:00")
+    page.get_by_label("To", exact=True).fill("2026-01-15T11:30")
+    expect(page.get_by_role("button", name="Last 1 h")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#time-summary")).to_contain_text("(UTC)")
+    page.get_by_label("To", exact=True).fill("2026-01-15T09:00")
+    _next(page)
+    expect(page.locator("#time-error")).to_contain_text("end must be after the start")
+    save_screenshot(page, "wizard-time-2-bad-range")
