@@ -33,7 +33,6 @@ SCRIPTS = (
 )
 
 
-
 class FakeValidator:
     """Resolves the connection like the real one, then answers by host name."""
 
@@ -273,3 +272,21 @@ def test_app_openapi_spec_is_served_behind_the_token(client: TestClient) -> None
     spec = client.get("/api/openapi.json", headers=AUTH).json()
     assert "/api/validate" in spec["paths"]
     assert client.get("/docs").status_code == 404
+
+
+def test_app_api_surface_is_exactly_the_documented_routes(client: TestClient) -> None:
+    spec = client.get("/api/openapi.json", headers=AUTH).json()
+    assert set(spec["paths"]) == {
+        "/api/health",
+        "/api/config",
+        "/api/validate",
+        "/api/validate-query",
+        "/api/discover",
+        "/api/sample",
+        "/api/export",
+        "/api/export/start",
+        "/api/export/status",
+        "/api/export/cancel",
+        "/api/export/resume",
+        "/api/download",
+    }  # in particular no file-system browsing (vmgather's /api/fs/*)

@@ -235,7 +235,10 @@ function wire() {
   });
   preview = new Preview(buildRequest);
   job = new ExportJob({
-    onDone: () => show("step-done"),
+    onDone: () => {
+      $("done-warning").hidden = preview.settings().enabled;
+      show("step-done");
+    },
     onBack: () => show("step-obfuscation"),
   });
 }
