@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import secrets
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +46,7 @@ __all__ = [
     "BundleCounts",
     "BundleMetadata",
     "BundleResult",
+    "BundleWriter",
     "TimeRange",
     "new_export_id",
     "write_bundle",
@@ -199,16 +202,6 @@ def _fast_compressor(entry: IO[bytes], level: int) -> bool:
     return True
 
 
-def _copy_hashing(source: IO[bytes], dest: IO[bytes]) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := source.read(_COPY_CHUNK):
-        digest.update(chunk)
-        dest.write(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -234,6 +227,149 @@ def _write_atomic_text(path: Path, text: str) -> None:
         raise
 
 
+def _output_dir(output_dir: Path) -> None:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create output directory {output_dir}: {exc.strerror}",
+            hint="choose a writable --output directory",
+        ) from exc
+
+
+def _write_failed(final: Path, exc: OSError) -> PromkitError:
+    return PromkitError(
+        f"cannot write bundle {final}: {exc.strerror or exc}",
+        hint="check free space and permissions of the output directory",
+    )
+
+
+class BundleWriter:
+    """Streams ``metrics.jsonl`` into the bundle's temp ZIP on a worker thread.
+
+    The export calls ``write`` with batches of lines while it fetches the next ones, so
+    compression (zlib-ng and SHA-256 release the GIL) overlaps with network and parsing;
+    ``finish`` adds metadata.json and README.txt, fsyncs, renames and writes the sidecar.
+    ``abort`` removes the temp file. A bounded queue keeps memory flat.
+    """
+
+    def __init__(
+        self,
+        output_dir: Path,
+        export_id: str,
+        *,
+        when: datetime | None = None,
+        level: int = DEFLATE_LEVEL,
+    ) -> None:
+        _output_dir(output_dir)
+        self.output_dir = output_dir
+        self.name = bundle_name(export_id)
+        self.final = output_dir / self.name
+        self.when = (when or datetime.now(tz=UTC)).astimezone(UTC)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".partial", dir=output_dir)
+        self._tmp = Path(tmp_name)
+        self._raw = os.fdopen(fd, "w+b")
+        self._zf = zipfile.ZipFile(self._raw, "w", compression=zipfile.ZIP_DEFLATED)
+        self._entry = self._zf.open(
+            _zip_info(METRICS_NAME, self.when, FALLBACK_LEVEL), "w", force_zip64=True
+        )
+        _fast_compressor(self._entry, level)
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._work, name="bundle-zip", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain after a failure so writers never block
+            try:
+                self._digest.update(item)
+                self._entry.write(item)
+                self.size += len(item)
+            except BaseException as exc:
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err = self._error
+            self.abort()
+            if isinstance(err, OSError):
+                raise _write_failed(self.final, err) from err
+            raise err
+
+    def write(self, data: bytes | bytearray) -> None:
+        """Queue a batch of complete lines for the ZIP."""
+        self._raise()
+        if data:
+            self._queue.put(bytes(data))
+
+    def write_file(self, path: Path, limit: int | None = None) -> None:
+        """Queue the first ``limit`` bytes (default: all) of ``path`` (used on resume)."""
+        remaining = path.stat().st_size if limit is None else limit
+        with path.open("rb") as fh:
+            while remaining > 0 and (chunk := fh.read(min(_COPY_CHUNK, remaining))):
+                self.write(chunk)
+                remaining -= len(chunk)
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def abort(self) -> None:
+        """Drop the partial bundle (cancel, failure)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._error is None:
+            self._error = PromkitError("the bundle was aborted")
+        self._stop()
+        for close in (self._entry.close, self._zf.close, self._raw.close):
+            with contextlib.suppress(Exception):
+                close()
+        self._tmp.unlink(missing_ok=True)
+
+    def finish(self, metadata: BundleMetadata) -> BundleResult:
+        """Complete the ZIP with ``metadata`` (its checksum fields are filled in here)."""
+        self._stop()
+        self._raise()
+        try:
+            self._entry.close()
+            meta = metadata.model_copy(
+                update={"metrics_sha256": self._digest.hexdigest(), "metrics_bytes": self.size}
+            )
+            meta_bytes = orjson.dumps(meta.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+            self._zf.writestr(_zip_info(METADATA_NAME, self.when, 9), meta_bytes + b"\n")
+            self._zf.writestr(_zip_info(README_NAME, self.when, 9), render_readme(meta))
+            self._zf.close()
+            raw = self._raw
+            raw.flush()
+            os.fsync(raw.fileno())
+            raw.seek(0)
+            zip_digest = hashlib.sha256()
+            while chunk := raw.read(_COPY_CHUNK):
+                zip_digest.update(chunk)
+            raw.close()
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, self.final)
+        except OSError as exc:
+            self.abort()
+            raise _write_failed(self.final, exc) from exc
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        sha = zip_digest.hexdigest()
+        sidecar = self.output_dir / f"{self.name}.sha256"
+        _write_atomic_text(sidecar, f"{sha}  {self.name}\n")
+        _fsync_dir(self.output_dir)
+        return BundleResult(self.final, sidecar, self.final.stat().st_size, sha, meta)
+
+
 def write_bundle(
     output_dir: Path,
     metrics_path: Path,
@@ -246,54 +382,17 @@ def write_bundle(
     ``metadata.metrics_sha256`` and ``metrics_bytes`` are filled in here while the lines
     are copied; ``metrics_path`` is streamed, never read whole.
     """
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create output directory {output_dir}: {exc.strerror}",
-            hint="choose a writable --output directory",
-        ) from exc
-    name = bundle_name(metadata.export_id)
-    final = output_dir / name
     when = datetime.fromisoformat(metadata.export_date.replace("Z", "+00:00"))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=output_dir)
-    tmp = Path(tmp_name)
+    writer = BundleWriter(output_dir, metadata.export_id, when=when, level=level)
     try:
-        with os.fdopen(fd, "w+b") as raw:
-            with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                info = _zip_info(METRICS_NAME, when, FALLBACK_LEVEL)
-                with (
-                    metrics_path.open("rb") as src,
-                    zf.open(info, "w", force_zip64=True) as dst,
-                ):
-                    _fast_compressor(dst, level)
-                    digest, size = _copy_hashing(src, dst)
-                meta = metadata.model_copy(update={"metrics_sha256": digest, "metrics_bytes": size})
-                meta_bytes = orjson.dumps(meta.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
-                zf.writestr(_zip_info(METADATA_NAME, when, 9), meta_bytes + b"\n")
-                zf.writestr(_zip_info(README_NAME, when, 9), render_readme(meta))
-            raw.flush()
-            os.fsync(raw.fileno())
-            raw.seek(0)
-            zip_digest = hashlib.sha256()
-            while chunk := raw.read(_COPY_CHUNK):
-                zip_digest.update(chunk)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
+        writer.write_file(metrics_path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PromkitError(
-            f"cannot write bundle {final}: {exc.strerror or exc}",
-            hint="check free space and permissions of the output directory",
-        ) from exc
+        writer.abort()
+        raise _write_failed(writer.final, exc) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        writer.abort()
         raise
-    sha = zip_digest.hexdigest()
-    sidecar = output_dir / f"{name}.sha256"
-    _write_atomic_text(sidecar, f"{sha}  {name}\n")
-    _fsync_dir(output_dir)
-    return BundleResult(final, sidecar, final.stat().st_size, sha, meta)
+    return writer.finish(metadata)
 
 
 def read_metadata(bundle: Path) -> dict[str, Any]:

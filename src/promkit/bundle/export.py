@@ -29,9 +29,9 @@ from promkit.bundle.archive import (
     BundleCounts,
     BundleMetadata,
     BundleResult,
+    BundleWriter,
     TimeRange,
     new_export_id,
-    write_bundle,
 )
 from promkit.bundle.discovery import build_match, obfuscated_query
 from promkit.bundle.obfuscation import (
@@ -68,6 +68,7 @@ DEFAULT_STEP_MS = 30_000
 _MAX_POINTS_PER_WINDOW = 10_000
 _VALUES_CUT = b',"values":['
 _TS_KEY = b'"timestamps":['
+_BATCH_BYTES = 1 << 20
 
 Mode = Literal["cluster", "selector", "query"]
 
@@ -279,14 +280,30 @@ class _Exporter:
         return _range_lines(self.client, self.match, window, step, self.obf)
 
 
-def _write_window(lines: Iterable[bytes], out: IO[bytes], counts: _Counts) -> tuple[int, int]:
+def _write_window(
+    lines: Iterable[bytes],
+    out: IO[bytes],
+    counts: _Counts,
+    writer: BundleWriter | None = None,
+) -> tuple[int, int]:
+    """Append one window's lines to ``out`` (and the bundle writer) in ~1 MiB batches."""
     n_lines = n_samples = 0
     keys = counts.series_keys
+    batch = bytearray()
     for line in lines:
-        out.write(line)
+        batch += line
         n_lines += 1
         n_samples += _samples_in(line)
         keys.add(_series_key(line))
+        if len(batch) >= _BATCH_BYTES:
+            out.write(batch)
+            if writer is not None:
+                writer.write(batch)
+            batch = bytearray()
+    if batch:
+        out.write(batch)
+        if writer is not None:
+            writer.write(batch)
     counts.lines += n_lines
     counts.samples += n_samples
     return n_lines, n_samples
@@ -343,37 +360,45 @@ def run_export(
     windows = _plan(spec, source_api)
     ctx.set_total(len(windows))
     ctx.restore(completed_windows=next_window, samples=counts.samples, lines=counts.lines)
-    with staging.open("ab") as out:
-        for window in windows[next_window:]:
-            ctx.check_canceled()
-            n_lines, n_samples = _write_window(exporter.lines(source_api, window), out, counts)
-            out.flush()
-            os.fsync(out.fileno())
-            ctx.save_checkpoint(
-                {
-                    "spec": _spec_key(spec),
-                    "export_id": export_id,
-                    "source_api": source_api,
-                    "windows_done": window.index + 1,
-                    "offset": out.tell(),
-                    "lines": counts.lines,
-                    "samples": counts.samples,
-                    "obfuscation": obf.state(),
-                }
+    writer = BundleWriter(output_dir, export_id)
+    try:
+        writer.write_file(staging)  # what earlier runs staged (empty on a fresh start)
+        with staging.open("ab") as out:
+            for window in windows[next_window:]:
+                ctx.check_canceled()
+                lines = exporter.lines(source_api, window)
+                n_lines, n_samples = _write_window(lines, out, counts, writer)
+                out.flush()
+                os.fsync(out.fileno())
+                ctx.save_checkpoint(
+                    {
+                        "spec": _spec_key(spec),
+                        "export_id": export_id,
+                        "source_api": source_api,
+                        "windows_done": window.index + 1,
+                        "offset": out.tell(),
+                        "lines": counts.lines,
+                        "samples": counts.samples,
+                        "obfuscation": obf.state(),
+                    }
+                )
+                ctx.window_done(
+                    window.index,
+                    samples=n_samples,
+                    lines=n_lines,
+                    time_range=(window.start_ms, window.last_ms),
+                )
+        if counts.lines == 0:
+            raise DataError(
+                "the selection matched no samples in the chosen time range",
+                hint="check the time range, jobs or selector "
+                "(`promkit gather discover` lists jobs)",
             )
-            ctx.window_done(
-                window.index,
-                samples=n_samples,
-                lines=n_lines,
-                time_range=(window.start_ms, window.last_ms),
-            )
-    if counts.lines == 0:
-        raise DataError(
-            "the selection matched no samples in the chosen time range",
-            hint="check the time range, jobs or selector (`promkit gather discover` lists jobs)",
-        )
-    meta = _metadata(spec, obf, export_id, source_api, windows, counts)
-    result = write_bundle(output_dir, staging, meta)
+        meta = _metadata(spec, obf, export_id, source_api, windows, counts, writer.when)
+    except BaseException:
+        writer.abort()
+        raise
+    result = writer.finish(meta)
     if save_mapping is not None:
         obf.save_mapping(save_mapping)
     if not keep_staging:
@@ -388,6 +413,7 @@ def _metadata(
     source_api: str,
     windows: list[Window],
     counts: _Counts,
+    when: datetime,
 ) -> BundleMetadata:
     query = obfuscated_query(
         build_match(spec.mode, spec.jobs, spec.selector, spec.query), obf, spec.obfuscation
@@ -395,7 +421,7 @@ def _metadata(
     components = sorted({c if c in COMPONENTS else GENERIC_COMPONENT for c in spec.components})
     return BundleMetadata(
         export_id=export_id,
-        export_date=datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        export_date=when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         time_range=TimeRange.of_ms(spec.start_ms, spec.end_ms),
         mode=spec.mode,
         query=query,

@@ -120,7 +120,7 @@ def test_empty_selection_is_an_error_never_everything(client: TSDBClient, tmp_pa
     nothing = _spec(mode="selector", selector='{__name__="h7_nothing_here"}')
     with pytest.raises(DataError):
         run_export(client, nothing, LocalContext(tmp_path / "st"), output_dir=tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    assert not list((tmp_path / "out").iterdir())  # no bundle, no partial file
 
 
 def test_obfuscated_bundle_leaks_no_original_ip_or_job(

@@ -157,3 +157,35 @@ def test_zlib_ng_is_swapped_in_and_output_stays_plain_deflate(tmp_path: Path) ->
         assert zf.read("a.txt") == b"hello " * 10_000
     check = subprocess.run(["python3", "-m", "zipfile", "-t", str(tmp_path / "x.zip")], check=False)
     assert check.returncode == 0
+
+
+def test_bundle_writer_streams_batches_and_abort_leaves_nothing(tmp_path: Path) -> None:
+    from promkit.bundle.archive import BundleWriter
+
+    out = tmp_path / "out"
+    writer = BundleWriter(out, "exp-stream-1")
+    for i in range(50):
+        writer.write(bytearray(b'{"metric":{"i":"%d"},"values":[1],"timestamps":[1]}\n' % i))
+    res = writer.finish(_meta("exp-stream-1"))
+    with zipfile.ZipFile(res.path) as zf:
+        assert len(zf.read(METRICS_NAME).splitlines()) == 50
+    assert read_metadata(res.path)["metrics_bytes"] == res.metadata.metrics_bytes > 0
+
+    aborted = BundleWriter(out, "exp-stream-2")
+    aborted.write(b"partial\n")
+    aborted.abort()
+    aborted.abort()  # idempotent
+    assert sorted(p.name for p in out.iterdir()) == sorted([res.path.name, res.sha256_path.name])
+
+
+def test_bundle_writer_resume_feeds_a_prefix_of_the_staging_file(tmp_path: Path) -> None:
+    from promkit.bundle.archive import BundleWriter
+
+    staging = tmp_path / "staging.jsonl"
+    staging.write_bytes(b"line-1\nline-2\ngarbage-after-checkpoint")
+    writer = BundleWriter(tmp_path / "out", "exp-resume-1")
+    writer.write_file(staging, limit=14)
+    writer.write(b"line-3\n")
+    res = writer.finish(_meta("exp-resume-1"))
+    with zipfile.ZipFile(res.path) as zf:
+        assert zf.read(METRICS_NAME) == b"line-1\nline-2\nline-3\n"
