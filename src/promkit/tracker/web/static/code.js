@@ -72,7 +72,7 @@ function renderGenerated(out, generated, rawKey, configs) {
 
 export async function codePanel(view, preferredKeyId = null) {
   const configs = await api("GET", "/api/v1/metric-configs");
-  const options = [...freshKeys.keys()].map((id) => el("option", { value: String(id), selected: id === preferredKeyId, text: `key #${id} (created in this session)` }));
+  const options = [...freshKeys.entries()].map(([id, raw]) => el("option", { value: String(id), selected: id === preferredKeyId, text: `${raw.slice(0, 11)}… (created just now)` }));
   const keySelect = el("select", { name: "key" }, options,
     el("option", { value: PASTE, text: "Paste an existing key" }),
     el("option", { value: NEW_KEY, selected: !options.length, text: "Create a new key for this snippet" }));
