@@ -570,3 +570,20 @@ def test_gather_export_stdout_into_a_closed_pipe_stops_quietly(
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141
     assert b"Traceback" not in err and b"internal error" not in err
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="discovery.discover_jobs sends last_over_time((up)[Ns]); Prometheus 2.42 rejects a "
+    "range on a parenthesised selector (reported to the discovery owner)",
+)
+def test_gather_prometheus_discover_lists_scrape_jobs(
+    prometheus: PrometheusServer, tmp_path: Path
+) -> None:
+    prometheus.wait_for('up{job="prometheus"}')
+    rng = ["--start", "now-5m", "--end", "now"]
+    found = _json(
+        run_cli("gather", "discover", "--url", prometheus.url, *rng, "--json", cwd=tmp_path)
+    )
+    assert found["components"] == []  # no vm_app_version: the scrape jobs of `up` instead
+    assert [j["job"] for j in found["jobs"]] == ["prometheus"]
