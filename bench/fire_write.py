@@ -7,8 +7,9 @@ same run:
   (a) baseline: the same replicas (R = --replicas copies of every source series), encoded
       beforehand into snappy WriteRequests of --batch samples, POSTed over 4 connections;
       only the sending is timed;
-  (b) ``promkit fire run`` (subprocess, ``burst`` mode, no rate limit, 4 senders): its
-      report's achieved samples/s (reading, restamping, encoding and sending);
+  (b) ``promkit fire run`` (subprocess, ``burst`` mode, no rate limit, 4 senders,
+      ``--processes`` as given): its report's achieved samples/s (reading, restamping,
+      encoding and sending);
   (c) ``promkit fire run`` with ``rate.samples_per_second`` = --rate (one replica): the
       achieved rate against the limit (target: within 5 %).
 
@@ -142,11 +143,12 @@ def send_raw(target: str, bodies: list[bytes], connections: int = 4) -> float:
     return elapsed
 
 
-def fire(config: dict[str, object], workdir: Path) -> dict[str, object]:
+def fire(config: dict[str, object], workdir: Path, processes: int = 1) -> dict[str, object]:
     path = workdir / f"fire-{time.monotonic_ns()}.yaml"
     path.write_text(yaml.safe_dump(config))
+    argv = [str(ROOT / ".venv/bin/promkit"), "fire", "run", "-c", str(path), "-q", "--json"]
     out = subprocess.run(
-        [str(ROOT / ".venv/bin/promkit"), "fire", "run", "-c", str(path), "-q", "--json"],
+        [*argv, "--processes", str(processes)],
         capture_output=True,
         check=False,
     )
@@ -164,6 +166,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=10_000)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--rate", type=float, default=100_000)
+    p.add_argument("--processes", type=int, default=1, help="fire run --processes for (b)")
     args = p.parse_args()
 
     from support.servers import start_victoria_metrics
@@ -197,6 +200,7 @@ def main() -> None:
                         "send": {"batch_samples": args.batch, "concurrency": 4},
                     },
                     work,
+                    args.processes,
                 )
                 sent = report["sent"]
                 assert isinstance(sent, dict) and sent["samples"] == total, (sent, total)

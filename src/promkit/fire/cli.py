@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from promkit.core.console import print_json, stderr
-from promkit.core.errors import UsageError
+from promkit.core.errors import UpstreamError, UsageError
 from promkit.core.remote_write import SenderStats
 from promkit.fire.config import FireConfig, LoadedConfig, TimestampMode, load_config
 from promkit.fire.selection import Shard
@@ -108,6 +108,15 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only print the plan (as `fire plan`); send nothing.")
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            max=64,
+            help="Local worker processes (one shard each, the rate split between them).",
+        ),
+    ] = 1,
 ) -> None:
     """Replicate the selected series into the target and print a summary.
 
@@ -126,6 +135,9 @@ def run(
 
     if dry_run:
         plan(config, shard=shard, mode=mode, json=json)
+        return
+    if processes > 1:
+        _run_processes(config, processes, shard, mode, report, json)
         return
     cfg = _load(config).config
     runner = _runner(cfg, shard, mode)
@@ -171,6 +183,42 @@ def run(
         typer.echo("\n".join(summary_lines(doc)))
     if result.source_error is not None:
         raise result.source_error
+    error = outcome_error(doc, cfg.report.max_failure_ratio)
+    if error is not None:
+        raise error
+
+
+def _run_processes(
+    config: Path,
+    processes: int,
+    shard: str | None,
+    mode: str | None,
+    report: Path | None,
+    json: bool,
+) -> None:
+    from promkit.fire.parallel import merge_reports, run_children
+    from promkit.fire.report import outcome_error, summary_lines, write_report
+
+    cfg = _load(config).config
+    if cfg.selection.max_metrics is not None or cfg.selection.max_series is not None:
+        raise UsageError(
+            "--processes cannot be combined with selection.max_metrics/max_series "
+            "(each process would apply the cap to its own shard)",
+            hint="drop the caps or run with --processes 1",
+        )
+    stderr.print(f"fire: {processes} processes", soft_wrap=True, markup=False)
+    reports = run_children(
+        config, processes, shard=_shard(shard), mode=_mode(mode), rate=cfg.rate.samples_per_second
+    )
+    doc = merge_reports(reports, shard=shard)
+    if report is not None:
+        write_report(doc, report)
+    if json:
+        print_json(doc)
+    else:
+        typer.echo("\n".join(summary_lines(doc)))
+    if doc["source_error"]:
+        raise UpstreamError(f"reading the source failed: {doc['source_error']}")
     error = outcome_error(doc, cfg.report.max_failure_ratio)
     if error is not None:
         raise error

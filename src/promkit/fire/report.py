@@ -76,6 +76,7 @@ def report_dict(
         "latency_ms": {"p50": _ms(s.latency_p50), "p99": _ms(s.latency_p99)},
         "elapsed_seconds": round(s.elapsed, 3),
         "send_seconds": round(result.send_seconds, 3),
+        "send_window_unix": list(result.send_window) if result.send_window else None,
         "source_error": result.source_error.message if result.source_error else None,
         "warnings": list(result.warnings),
     }
@@ -103,7 +104,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     skipped = ", ".join(f"{k} {v}" for k, v in sel["skipped"].items()) or "none"
     lines = [
         f"fire {'INTERRUPTED' if report['interrupted'] else 'done'}: mode {report['mode']}, "
-        f"target {report['target']}" + (f", shard {report['shard']}" if report["shard"] else ""),
+        f"target {report['target']}"
+        + (f", shard {report['shard']}" if report["shard"] else "")
+        + (f", {report['processes']} processes" if report.get("processes") else ""),
         f"  selected   {sel['selected_series']} series of {sel['selected_metrics']} metrics "
         f"({sel['discovered_series']} discovered; skipped: {skipped})",
         f"  read       {src['series_read']} series, {_num(src['samples_read'])} samples"

@@ -60,6 +60,7 @@ class RunResult:
     bad_lines: int = 0
     rate_limited_seconds: float = 0.0
     send_seconds: float = 0.0  # first batch released -> last answer received
+    send_window: tuple[float, float] | None = None  # the same, as Unix times
     interrupted: bool = False
     source_error: PromkitError | None = None  # reading stopped early; raised after the summary
     warnings: list[str] = field(default_factory=list)
@@ -81,10 +82,12 @@ class _Gate:
     def __init__(self, bucket: TokenBucket | None) -> None:
         self.bucket = bucket
         self.first: float | None = None
+        self.first_wall = 0.0
 
     def __call__(self, samples: int) -> None:
         if self.first is None:
             self.first = time.monotonic()
+            self.first_wall = time.time()
         if self.bucket is not None:
             self.bucket.acquire(samples)
 
@@ -214,6 +217,7 @@ class FireRunner:
                 ticker.join()
         if gate.first is not None:
             result.send_seconds = time.monotonic() - gate.first
+            result.send_window = (gate.first_wall, gate.first_wall + result.send_seconds)
         result.stats = scrub_stats(result.stats, target_secrets(self.config))
         if self.bucket is not None:
             result.rate_limited_seconds = self.bucket.waited
