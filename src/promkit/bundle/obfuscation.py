@@ -69,7 +69,7 @@ GENERIC_COMPONENT = "service"
 TENANT_LABELS: tuple[str, ...] = ("vm_account_id", "vm_project_id")
 FAKE_PREFIX = "777.777."
 _SINGLE_NODE_TOKENS = ("victoria-metrics", "victoriametrics", "victoria_metrics", "vm-single")
-_CACHE_LIMIT = 65_536
+_CACHE_LIMIT = 20_000  # per cache; bounded memory even with millions of series
 
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"
 _IPV6 = (
