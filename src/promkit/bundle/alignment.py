@@ -33,13 +33,16 @@ from promkit.core.series import decode_line, encode_line
 
 __all__ = [
     "MONTH_MS",
+    "PLAIN_LINE",
     "PROTECTED_LABELS",
     "LineResult",
     "LineRewriter",
     "ShiftMode",
     "ShiftSpec",
+    "metric_name",
     "parse_label_edits",
     "parse_retention_ms",
+    "plain_lines",
 ]
 
 MONTH_MS = 31 * 86_400_000
@@ -154,16 +157,40 @@ class LineResult:
 
     line: bytes | None
     labels_key: bytes  # the ``metric`` object as sent (identifies the series)
-    name: str
+    name: str | None  # None: not parsed yet, see ``metric_name()``
     kept: int
     nan: int
     dropped_retention: int
     skipped_values: int
-    first_ms: int | None = None  # the smallest and largest timestamp sent
+    first_ms: int | None = None  # the smallest and largest timestamp sent, when parsed
     last_ms: int | None = None
+    stamps_raw: bytes | None = None  # the timestamp array as sent, when not parsed
+
+    def metric_name(self) -> str:
+        if self.name is None:
+            self.name = metric_name(self.labels_key)
+        return self.name
+
+    def time_range(self) -> tuple[int, int] | None:
+        """``(first, last)`` timestamp sent (parses the array if the fast path did not)."""
+        if self.first_ms is None and self.stamps_raw is not None and self.kept:
+            stamps = orjson.loads(self.stamps_raw)
+            self.first_ms, self.last_ms = min(stamps), max(stamps)
+        if self.first_ms is None or self.last_ms is None:
+            return None
+        return self.first_ms, self.last_ms
 
 
 _PREFIX = b'{"metric":'
+# One line in VictoriaMetrics' own layout with only numbers and bare non-finite tokens as
+# values and only integers as timestamps: such lines go to the server byte for byte.
+# ``,"values":[`` cannot occur inside a JSON string (a quote there is escaped), so the lazy
+# metric group ends at the real values key.
+PLAIN_LINE = re.compile(
+    rb'\{"metric":(\{[^\n]*?\}),"values":\[([-0-9.eE+, InfNa]*)\],'
+    rb'"timestamps":\[([-0-9, ]*)\]\}\r?$',
+    re.MULTILINE,
+)
 _VALUES = b',"values":['
 _TIMESTAMPS = b'],"timestamps":['
 _NAME_KEY = b'"__name__":"'
@@ -188,6 +215,11 @@ class LineRewriter:
         self.drop_labels = frozenset(drop_labels)
         self._edits = bool(self.add_labels or self.drop_labels)
 
+    @property
+    def identity(self) -> bool:
+        """True when lines need no change (no label edits, no shift, no cutoff)."""
+        return not self._edits and not self.shift_ms and self.cutoff_ms is None
+
     def _relabel(self, metric: dict[str, str]) -> dict[str, str]:
         if not self._edits:
             return metric
@@ -207,7 +239,7 @@ class LineRewriter:
         tcut = line.find(_TIMESTAMPS, cut)
         if cut < 0 or tcut < 0:
             return None
-        body = line.rstrip()
+        body = line if line.endswith(b"}") else line.rstrip()
         if not body.endswith(b"]}"):
             return None
         raw_values = line[cut + len(_VALUES) : tcut]
@@ -226,15 +258,23 @@ class LineRewriter:
                 return None
             metric_raw = orjson.dumps(self._relabel(metric))
         n_values = raw_values.count(b",") + 1 if raw_values.strip() else 0
+        if n_values == 0:
+            return LineResult(None, metric_raw, None, 0, 0, 0, 0)
+        nan = raw_values.count(b"NaN")
+        head = b"".join((_PREFIX, metric_raw, b',"values":[', raw_values, b'],"timestamps":'))
+        if not self.shift_ms and self.cutoff_ms is None:
+            # nothing to change in the timestamps: count them, parse them only if asked
+            if ts_raw.count(b",") + 1 != n_values or not ts_raw[1:-1].strip():
+                return None
+            return LineResult(
+                head + ts_raw + b"}\n", metric_raw, None, n_values, nan, 0, 0, stamps_raw=ts_raw
+            )
         try:
             timestamps = orjson.loads(ts_raw)
         except orjson.JSONDecodeError:
             return None
         if type(timestamps) is not list or len(timestamps) != n_values:
             return None
-        name = _name_of(metric_raw)
-        if n_values == 0:
-            return LineResult(None, metric_raw, name, 0, 0, 0, 0)
         lo, hi = min(timestamps), max(timestamps)
         if self.shift_ms:
             shift = self.shift_ms
@@ -242,10 +282,7 @@ class LineRewriter:
             lo, hi = lo + shift, hi + shift
         if self.cutoff_ms is not None and lo < self.cutoff_ms:
             return None  # some points go: the slow path drops them one by one
-        out = b"".join((_PREFIX, metric_raw, b',"values":[', raw_values, b"],", b'"timestamps":'))
-        out += ts_raw + b"}\n"
-        nan = raw_values.count(b"NaN")
-        return LineResult(out, metric_raw, name, n_values, nan, 0, 0, lo, hi)
+        return LineResult(head + ts_raw + b"}\n", metric_raw, None, n_values, nan, 0, 0, lo, hi)
 
     def _slow(self, line: bytes) -> LineResult:
         series, skipped = decode_line(line)
@@ -272,7 +309,8 @@ class LineRewriter:
         )
 
 
-def _name_of(metric_raw: bytes) -> str:
+def metric_name(metric_raw: bytes) -> str:
+    """``__name__`` from a raw ``metric`` object (empty if absent)."""
     i = metric_raw.find(_NAME_KEY)
     if i < 0:
         return ""
@@ -285,3 +323,18 @@ def _name_of(metric_raw: bytes) -> str:
             return ""
         return str(obj.get("__name__", "")) if isinstance(obj, dict) else ""
     return metric_raw[start:end].decode("utf-8", "replace")
+
+
+def plain_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
+    """``(metric, values, timestamps)`` raw groups of every line of ``block`` (whole lines) if
+    all of them can be sent as they are, else None (then lines go through ``LineRewriter``)."""
+    found = PLAIN_LINE.findall(block)
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    if len(found) != lines:
+        return None
+    for _, values, stamps in found:
+        if values.count(b",") != stamps.count(b","):
+            return None
+        if not values.strip():
+            return None  # an empty series: the rewriter skips it
+    return found

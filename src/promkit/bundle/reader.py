@@ -358,10 +358,26 @@ class BundleReader:
                     line = data[start:nl]
                     if line.endswith(b"\r"):
                         line = line[:-1]
-                    if line.strip():
+                    if line and not line.isspace():
                         yield line, line_end
                 start = nl + 1
             offset += start
             pending = data[start:]
         if pending.strip() and offset + len(pending) > start_offset:
             yield pending.rstrip(b"\r"), offset + len(pending)
+
+    def blocks(self) -> Iterator[tuple[bytes, int]]:
+        """``(block, offset of its first byte)``: the stream cut after the last newline of
+        each decompressed chunk, so every block holds whole lines (the last one may lack
+        its newline at the end of the file)."""
+        offset = 0
+        pending = b""
+        for block in self.chunks():
+            data = pending + block if pending else block
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield data[:cut], offset
+                offset += cut
+            pending = data[cut:]
+        if pending:
+            yield pending, offset

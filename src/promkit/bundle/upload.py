@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel
 
-from promkit.bundle.alignment import LineRewriter, ShiftMode, ShiftSpec
+from promkit.bundle.alignment import LineResult, LineRewriter, ShiftMode, ShiftSpec, plain_lines
 from promkit.bundle.reader import BundleReader
 from promkit.bundle.verify import SentTracker, Verification, verify_import
 from promkit.core.connection import Connection
@@ -223,51 +223,122 @@ class _Producer:
         except BaseException as exc:  # handed to the consumer, which raises it
             self._put(exc)
 
-    def _chunks(self) -> Iterator[_Chunk]:
+    def _rewrite(self, line: bytes) -> LineResult | None:
         c = self.counts
-        buf: list[bytes] = []
-        size = lines = samples = 0
-        lo: int | None = None
-        hi: int | None = None
-        index = self.start_chunk
-        limit = self.opts.chunk_bytes
-        level = self.opts.compress_level
-        rewrite = self.rewriter.rewrite
-        track = self.tracker.add
-        offset = 0
-        for line, offset in self.reader.lines():
-            c.lines += 1
-            try:
-                res = rewrite(line)
-            except PromkitError as exc:
-                c.bad_lines += 1
-                if len(self.examples) < 5:
-                    self.examples.append(f"line {c.lines}: {exc.message}")
-                continue
-            c.dropped += res.dropped_retention
-            c.skipped += res.skipped_values
-            if res.line is None:
-                continue
-            c.samples += res.kept
-            c.nan += res.nan
-            track(res)
-            if offset <= self.start_offset:
-                continue  # acknowledged in an earlier run: counted, not sent again
-            buf.append(res.line)
-            size += len(res.line)
-            lines += 1
-            samples += res.kept
-            if res.first_ms is not None and res.last_ms is not None:
-                lo = res.first_ms if lo is None else min(lo, res.first_ms)
-                hi = res.last_ms if hi is None else max(hi, res.last_ms)
-            if size >= limit:
-                rng = (lo, hi) if lo is not None and hi is not None else None
-                yield _Chunk(index, _gzip(buf, level), offset, lines, samples, rng)
-                index += 1
-                buf, size, lines, samples, lo, hi = [], 0, 0, 0, None, None
-        if buf:
-            rng = (lo, hi) if lo is not None and hi is not None else None
-            yield _Chunk(index, _gzip(buf, level), offset, lines, samples, rng)
+        c.lines += 1
+        try:
+            res = self.rewriter.rewrite(line)
+        except PromkitError as exc:
+            c.bad_lines += 1
+            if len(self.examples) < 5:
+                self.examples.append(f"line {c.lines}: {exc.message}")
+            return None
+        c.dropped += res.dropped_retention
+        c.skipped += res.skipped_values
+        if res.line is None:
+            return None
+        c.samples += res.kept
+        c.nan += res.nan
+        self.tracker.add(res)
+        return res
+
+    def _plain(self, found: list[tuple[bytes, bytes, bytes]]) -> int:
+        """Count and track lines that go out as they are; return their samples."""
+        c = self.counts
+        track = self.tracker.add_plain
+        samples = nan = 0
+        for metric, values, stamps in found:
+            samples += values.count(b",") + 1
+            nan += values.count(b"NaN")
+            track(metric, values, stamps)
+        c.lines += len(found)
+        c.samples += samples
+        c.nan += nan
+        return samples
+
+    def _chunks(self) -> Iterator[_Chunk]:
+        """Whole blocks of plain lines go out byte for byte (checked by one regex pass);
+        other blocks, and every block when labels or timestamps change, line by line."""
+        batch = _Batch(self.start_chunk, self.opts)
+        resume = self.start_offset
+        for block, start in _pieces(self.reader.blocks(), self.opts.chunk_bytes):
+            end = start + len(block)
+            whole = end <= resume or start >= resume  # no straddling of the resume point
+            found = plain_lines(block) if self.rewriter.identity and whole else None
+            if found is not None:
+                n = self._plain(found)
+                if end > resume:
+                    batch.add(block if block.endswith(b"\n") else block + b"\n", len(found), n, end)
+            else:
+                for line, line_end in _split(block, start):
+                    res = self._rewrite(line)
+                    if res is None or res.line is None or line_end <= resume:
+                        continue  # skipped, or acknowledged in an earlier run: counted only
+                    batch.add(res.line, 1, res.kept, line_end)
+                    if batch.full():
+                        yield batch.take()
+            if batch.full():
+                yield batch.take()
+        if batch.parts:
+            yield batch.take()
+
+
+class _Batch:
+    """The JSON lines of the next chunk."""
+
+    def __init__(self, index: int, opts: ImportOptions) -> None:
+        self.index = index
+        self.opts = opts
+        self.parts: list[bytes] = []
+        self.size = self.lines = self.samples = self.end_offset = 0
+
+    def add(self, data: bytes, lines: int, samples: int, end_offset: int) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        self.lines += lines
+        self.samples += samples
+        self.end_offset = end_offset
+
+    def full(self) -> bool:
+        return self.size >= self.opts.chunk_bytes
+
+    def take(self) -> _Chunk:
+        body = _gzip(self.parts, self.opts.compress_level)
+        chunk = _Chunk(self.index, body, self.end_offset, self.lines, self.samples, None)
+        self.index += 1
+        self.parts = []
+        self.size = self.lines = self.samples = 0
+        return chunk
+
+
+def _pieces(blocks: Iterator[tuple[bytes, int]], size: int) -> Iterator[tuple[bytes, int]]:
+    """Blocks cut at line ends into pieces of about ``size`` bytes (at most one chunk)."""
+    for block, start in blocks:
+        pos = 0
+        while len(block) - pos > size:
+            nl = block.find(b"\n", pos + size)
+            if nl < 0:
+                break
+            yield block[pos : nl + 1], start + pos
+            pos = nl + 1
+        if pos < len(block):
+            yield (block[pos:] if pos else block), start + pos
+
+
+def _split(block: bytes, start: int) -> Iterator[tuple[bytes, int]]:
+    """The non-blank lines of a block with the stream offset after each."""
+    pos = 0
+    n = len(block)
+    while pos < n:
+        nl = block.find(b"\n", pos)
+        stop = n if nl < 0 else nl
+        after = n if nl < 0 else nl + 1
+        line = block[pos:stop]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line and not line.isspace():
+            yield line, start + after
+        pos = after
 
 
 def _gzip(lines: list[bytes], level: int) -> bytes:
@@ -479,9 +550,10 @@ def scan_range(reader: BundleReader) -> tuple[int | None, int | None]:
             res = rewrite(line)
         except PromkitError:
             continue
-        if res.first_ms is not None and res.last_ms is not None:
-            lo = res.first_ms if lo is None else min(lo, res.first_ms)
-            hi = res.last_ms if hi is None else max(hi, res.last_ms)
+        rng = res.time_range()
+        if rng is not None:
+            lo = rng[0] if lo is None else min(lo, rng[0])
+            hi = rng[1] if hi is None else max(hi, rng[1])
     return lo, hi
 
 
@@ -513,9 +585,14 @@ def import_runner(
             elif reader.info.expected_sha256 and not reader.info.checks[:1]:
                 for _ in reader.chunks():
                     ctx.check_canceled()
+        shift_ms = plan.shift.resolve(first, last, now_ms=now)
+        cutoff_ms = None if plan.retention_ms is None else now - plan.retention_ms
+        declared = reader.info.time_range_ms  # promkit bundles: every sample lies inside
+        if cutoff_ms is not None and declared and declared[0] + shift_ms >= cutoff_ms:
+            cutoff_ms = None  # nothing can fall out: skip the per-line check
         opts = ImportOptions(
-            shift_ms=plan.shift.resolve(first, last, now_ms=now),
-            cutoff_ms=None if plan.retention_ms is None else now - plan.retention_ms,
+            shift_ms=shift_ms,
+            cutoff_ms=cutoff_ms,
             add_labels=tuple(plan.add_labels.items()),
             drop_labels=plan.drop_labels,
             chunk_bytes=plan.chunk_bytes,

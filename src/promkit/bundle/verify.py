@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import orjson
 from pydantic import BaseModel
 
-from promkit.bundle.alignment import LineResult
+from promkit.bundle.alignment import LineResult, metric_name
 from promkit.core.errors import PromkitError
 from promkit.core.promql import matcher, selector
 from promkit.core.series import iter_lines
@@ -49,26 +50,58 @@ class SentTracker:
         self.max_names = max_names
         self.max_series = max_series
         self.names: dict[str, _NameStats] = {}
-        self.first_ms: int | None = None
+        self.first_ms: int | None = None  # the range of the tracked lines
         self.last_ms: int | None = None
+        self._names: dict[bytes, str] = {}  # metric object → name (bounded cache)
+
+    def _name(self, key: bytes, known: str | None) -> str:
+        if known is not None:
+            return known
+        name = self._names.get(key)
+        if name is None:
+            if len(self._names) >= 100_000:
+                self._names.clear()
+            name = self._names[key] = metric_name(key)
+        return name
 
     def add(self, result: LineResult) -> None:
-        if result.first_ms is not None and result.last_ms is not None:
-            lo, hi = result.first_ms, result.last_ms
-            self.first_ms = lo if self.first_ms is None else min(self.first_ms, lo)
-            self.last_ms = hi if self.last_ms is None else max(self.last_ms, hi)
-        stats = self.names.get(result.name)
+        self._add(result.labels_key, result.name, result.kept - result.nan, result.time_range)
+
+    def add_plain(self, metric: bytes, values: bytes, stamps: bytes) -> None:
+        """A line sent as is (``alignment.plain_lines`` groups)."""
+        stored = values.count(b",") + 1 - values.count(b"NaN")
+        self._add(metric, None, stored, lambda: _range(stamps))
+
+    def _add(
+        self,
+        key: bytes,
+        known: str | None,
+        stored: int,
+        time_range: Callable[[], tuple[int, int] | None],
+    ) -> None:
+        name = self._name(key, known)
+        stats = self.names.get(name)
         if stats is None:
-            if len(self.names) >= self.max_names or not result.name:
+            if len(self.names) >= self.max_names or not name:
                 return
-            stats = self.names[result.name] = _NameStats()
+            stats = self.names[name] = _NameStats()
+        rng = time_range()  # only tracked lines need their range
+        if rng is not None:
+            self.first_ms = rng[0] if self.first_ms is None else min(self.first_ms, rng[0])
+            self.last_ms = rng[1] if self.last_ms is None else max(self.last_ms, rng[1])
         if stats.overflow:
             return
-        if len(stats.series) >= self.max_series and hash(result.labels_key) not in stats.series:
+        h = hash(key)
+        if len(stats.series) >= self.max_series and h not in stats.series:
             stats.overflow = True
             return
-        stats.series.add(hash(result.labels_key))
-        stats.samples += result.kept - result.nan
+        stats.series.add(h)
+        stats.samples += stored
+
+
+def _range(stamps: bytes) -> tuple[int, int] | None:
+    parsed = orjson.loads(b"[" + stamps + b"]")
+    return (min(parsed), max(parsed)) if parsed else None
 
 
 class NameCheck(BaseModel):
@@ -91,8 +124,6 @@ def _export_counts(
     client: TSDBClient, selectors: list[str], start: float, end: float
 ) -> dict[str, tuple[int, int]]:
     """``name -> (distinct series, samples)`` from a raw export over ``[start, end]``."""
-    import orjson
-
     keys: dict[str, set[bytes]] = {}
     samples: dict[str, int] = {}
     with client.export(selectors, start, end) as stream:

@@ -104,7 +104,8 @@ def test_alignment_rewriter_passes_plain_lines_through() -> None:
     line = _line({"__name__": "up", "job": "a"}, "1,+Inf,NaN", [1, 2, 3])
     res = LineRewriter().rewrite(line)
     assert res.line == line + b"\n"
-    assert (res.kept, res.nan, res.name) == (3, 1, "up")
+    assert (res.kept, res.nan, res.metric_name()) == (3, 1, "up")
+    assert res.time_range() == (1, 3)
 
 
 def test_alignment_rewriter_shifts_then_trims() -> None:
@@ -164,7 +165,7 @@ def test_alignment_rewriter_normalises_float_and_string_timestamps() -> None:
 def test_alignment_rewriter_escaped_names_and_other_layouts() -> None:
     line = b'{"values":[1],"timestamps":[5],"metric":{"__name__":"a\\"b","x":"1"}}'
     res = LineRewriter().rewrite(line)
-    assert res.name == 'a"b'
+    assert res.metric_name() == 'a"b'
     assert res.line is not None and decode_line(res.line)[0].timestamps == [5]
 
 

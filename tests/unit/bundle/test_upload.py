@@ -239,3 +239,21 @@ def test_upload_secrets_never_in_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError) as exc:
         _run(tmp_path, server, auth=auth)
     assert "s3cret-token" not in exc.value.message
+
+
+def test_upload_mixed_plain_and_odd_lines_arrive_point_by_point(tmp_path: Path) -> None:
+    plain = b'{"metric":{"__name__":"p","i":"%d"},"values":[1,+Inf],"timestamps":[1,2]}\n'
+    odd = b'{"metric":{"__name__":"o"},"values":[null,"2",true],"timestamps":[1,2,3]}\n'
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"".join(plain % i for i in range(50)) + odd + b"not json\n" + plain % 99)
+    server = Server()
+    reader = open_bundle(path)
+    conn = Connection.from_url("http://vm.test:8428")
+    runner = import_runner(reader, conn, ImportPlan(verify=False), transport=server.transport)
+    (tmp_path / "st").mkdir()
+    result = runner(Ctx(tmp_path / "st"))
+    body = b"".join(server.bodies)
+    assert body.count(b'"__name__":"p"') == 51 and b"+Inf" in body
+    assert b'{"metric":{"__name__":"o"},"values":[2.0,1],"timestamps":[2,3]}' in body
+    assert (result.lines, result.bad_lines, result.skipped_values) == (53, 1, 1)
+    assert result.samples_sent == 51 * 2 + 2
