@@ -268,3 +268,62 @@ def test_prometheus_without_export_api_falls_back_to_query_range(
         assert len(stamps) == len(set(stamps))
         assert all((t - spec.start_ms) % 1000 == 0 for t in stamps)
     assert res.counts.samples >= 2
+
+
+def test_stream_export_writes_the_same_lines_as_the_bundle(
+    vm: VMServer, client: TSDBClient, tmp_path: Path
+) -> None:
+    import io
+
+    from promkit.bundle.export import stream_export
+
+    _seed_every_second(vm, "h7_stdout", ["vmauth-1", "vmauth-2"], minutes=2)
+    spec = _spec(
+        mode="cluster",
+        jobs=["vmauth-1", "vmauth-2"],
+        end_ms=BASE + 2 * MIN,
+        obfuscation=ObfuscationSettings(enabled=True),
+    )
+    buf = io.BytesIO()
+    counts = stream_export(client, spec, buf)
+    res = run_export(client, spec, LocalContext(tmp_path / "st"), output_dir=tmp_path / "out")
+    with zipfile.ZipFile(res.bundle_path) as zf:
+        assert sorted(buf.getvalue().splitlines()) == sorted(zf.read(METRICS_NAME).splitlines())
+    assert counts == res.counts
+    assert b"vmauth-1" not in buf.getvalue() and b"10.0.0." not in buf.getvalue()
+
+
+def test_tenant_labels_and_portless_instances_are_obfuscated(
+    vm: VMServer, client: TSDBClient, tmp_path: Path
+) -> None:
+    stamps = [BASE + i * 15_000 for i in range(4)]
+    vm.import_lines(
+        [
+            {
+                "metric": {
+                    "__name__": "h7_tenant",
+                    "job": "vmselect-t",
+                    "instance": "db-host-7",
+                    "vm_account_id": "1011",
+                    "vm_project_id": "42",
+                },
+                "values": [1, 2, 3, 4],
+                "timestamps": stamps,
+            }
+        ]
+    )
+    spec = _spec(mode="cluster", jobs=["vmselect-t"], obfuscation=ObfuscationSettings(enabled=True))
+    res = run_export(client, spec, LocalContext(tmp_path / "st"), output_dir=tmp_path / "out")
+    metrics = [row["metric"] for row in _rows(res.bundle_path)]
+    assert len(metrics) == 2  # two 30 s windows
+    assert (
+        metrics[0]
+        == metrics[1]
+        == {
+            "__name__": "h7_tenant",
+            "job": "vmselect-job-1",
+            "instance": "777.777.1.1",
+            "vm_account_id": "1",
+            "vm_project_id": "1",
+        }
+    )
