@@ -175,10 +175,15 @@ def test_tracker_web_walk_from_sign_up_to_chart(
     expect(page.locator("#tsdb-hint")).to_have_count(0)
     card.get_by_role("button", name="24 h").click()
     expect(card.get_by_role("button", name="24 h")).to_have_attribute("aria-pressed", "true")
-    expect(card.locator("svg.chart")).to_be_visible()
+    expect(card.locator('.chart-slot[data-range="24h"] svg.chart')).to_be_visible()
     save_screenshot(page, "tracker-4-dashboard-desktop")
     page.set_viewport_size(PHONE)
-    page.wait_for_timeout(200)
+    page.wait_for_function(
+        """() => {
+            const svg = document.querySelector('article[data-metric="page_views"] svg.chart');
+            return svg !== null && Number(svg.dataset.width) <= 390;
+        }"""
+    )  # redrawn for the narrow screen
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"horizontal scrolling at 390 px: {width}"
     save_screenshot(page, "tracker-5-dashboard-phone")

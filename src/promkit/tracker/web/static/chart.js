@@ -25,6 +25,7 @@ export function lineChart(points, { title, start, end, width = 600, height = 180
     class: "chart",
     role: "img",
     "data-points": points.length,
+    "data-width": width,
   });
   const last = points.length ? points[points.length - 1] : null;
   root.append(svg("title", {}, `${title}: ${points.length} points${last ? `, latest ${formatNumber(last.v)}` : ""}`));

@@ -7,6 +7,7 @@ import { el, formatNumber, formatTime } from "./dom.js";
 const RANGES = [["1h", "1 h"], ["24h", "24 h"], ["7d", "7 d"]];
 const SECONDS = { "1h": 3600, "24h": 86400, "7d": 604800 };
 let timer = 0;
+let currentResize = () => {};
 
 function download(name, data) {
   const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
@@ -34,7 +35,9 @@ async function drawChart(card, metric, range) {
     }
     const end = Date.now() / 1000;
     const width = Math.max(280, Math.round(slot.clientWidth || 600));
+    if (card.dataset.range !== range) return; // another range was picked meanwhile
     slot.replaceChildren(lineChart(history.points, { title: metric.name, start: end - SECONDS[range], end, width }));
+    slot.dataset.range = range;
   } catch (error) {
     const message = error instanceof ApiError ? `${error.message}${error.hint ? `. ${error.hint}` : ""}` : String(error);
     slot.replaceChildren(el("p", { class: "error", text: `Chart unavailable: ${message}` }));
@@ -84,11 +87,17 @@ export async function dashboardView(view) {
     el("div", { class: "actions" },
       el("button", { type: "button", id: "grafana-datasource", text: "Download datasource", onclick: async () => download("promkit-datasource.json", (await api("GET", "/api/v1/web/grafana")).datasource) }),
       el("button", { type: "button", id: "grafana-dashboard", text: "Download dashboard", onclick: async () => download("promkit-dashboard.json", (await api("GET", "/api/v1/web/grafana")).dashboard) }))));
-  timer = setInterval(() => {
-    if (!document.body.contains(grid)) { clearInterval(timer); return; }
+  const redraw = () => {
+    if (!document.body.contains(grid)) { clearInterval(timer); window.removeEventListener("resize", onResize); return; }
     for (const card of grid.querySelectorAll(".metric")) {
       const metric = overview.metrics.find((m) => m.metric_name === card.dataset.metric);
       drawChart(card, metric, card.dataset.range || "1h");
     }
-  }, 15000);
+  };
+  let resizeTimer = 0;
+  const onResize = () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(redraw, 200); };
+  window.removeEventListener("resize", currentResize);
+  currentResize = onResize;
+  window.addEventListener("resize", onResize);
+  timer = setInterval(redraw, 15000);
 }
