@@ -1,7 +1,7 @@
 """``fire plan``: what a run would send, estimated without pulling any samples.
 
 The series come from ``/api/v1/series`` (the same selection a run makes), the samples per
-series from one ``count_over_time`` query per selected metric. For ``realtime`` the rate
+series from ``count_over_time`` queries (at most 24 per selected metric). For ``realtime`` the rate
 of each series is its count over the window, replayed for ``timestamps.duration``.
 Requests are a lower bound: each of the sender's workers also flushes a partial batch.
 """

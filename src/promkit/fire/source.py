@@ -106,15 +106,19 @@ class SeriesSource:
         self, metrics: Sequence[str], start: float, end: float
     ) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
         """Samples per series in the window, by ``(metric, labels without __name__)``,
-        from ``count_over_time`` (one small query per metric; no samples are pulled)."""
+        from ``count_over_time`` (no samples are pulled). The window is cut into at most
+        24 pieces of at least ``query_chunk`` seconds, so one query does not load a whole
+        long window (Prometheus counts loaded samples against ``--query.max-samples``)."""
         counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        size = max(self.query_chunk, (end - start) / 24)
         for name in metrics:
-            rows: list[dict[str, Any]] = self.client.query(
-                f"count_over_time({_range_selector(name, start, end)})", time=end
-            )
-            for row in rows:
-                key = (name, _labels_without_name(row.get("metric") or {}))
-                counts[key] = int(float(row["value"][1]))
+            for lo, hi in _chunks(start, end, size):
+                rows: list[dict[str, Any]] = self.client.query(
+                    f"count_over_time({_range_selector(name, lo, hi)})", time=hi
+                )
+                for row in rows:
+                    key = (name, _labels_without_name(row.get("metric") or {}))
+                    counts[key] = counts.get(key, 0) + int(float(row["value"][1]))
         return counts
 
 

@@ -46,3 +46,22 @@ def test_read_by_query_merges_chunks_per_series() -> None:
     assert out[0].timestamps == [1099_000, 1100_000, 1199_000, 1200_000, 1249_000, 1250_000]
     assert out[0].values[0] == 1.5 and out[0].values[1] != out[0].values[1]  # NaN kept
     assert source.decode.samples == 12
+
+
+def test_sample_counts_sum_chunks() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        form = parse_qs(request.content.decode())
+        seen.append(form["query"][0])
+        rows = [{"metric": {"i": "a"}, "value": [float(form["time"][0]), "5"]}]
+        return httpx.Response(
+            200, content=orjson.dumps({"status": "success", "data": {"result": rows}})
+        )
+
+    client = TSDBClient(
+        Connection.from_url("http://prom:9090"), transport=httpx.MockTransport(handler)
+    )
+    counts = SeriesSource(client, query_chunk=3600).sample_counts(["m"], 0.0, 48 * 3600.0)
+    assert len(seen) == 24 and seen[0] == 'count_over_time({__name__="m"}[7200000ms])'
+    assert counts == {("m", (("i", "a"),)): 120}
