@@ -163,11 +163,20 @@ class FireRunner:
         result = filt.select(self.source.discover(sel.match, start, end))
         if not result.selected:
             skipped = ", ".join(f"{k}={v}" for k, v in sorted(result.skipped.items())) or "none"
+            hint = (
+                "check selection.match, include/exclude, the window (selection.window/"
+                "start/end) and --shard"
+            )
+            if result.skipped.get("already_replica") == result.discovered:
+                names = ", ".join(sorted(self.config.replication.label_names()))
+                hint = (
+                    f"every discovered series already carries a replication label ({names}): "
+                    "pick label names the originals do not have, or match the originals only"
+                )
             raise NotFoundError(
                 f"no series to replicate: {result.discovered} discovered in the window, "
                 f"skipped: {skipped}",
-                hint="check selection.match, include/exclude, the window (selection.window/"
-                "start/end) and --shard",
+                hint=hint,
             )
         return Discovery(start, end, result, combos)
 

@@ -147,6 +147,7 @@ def test_run_with_nothing_selected_raises_not_found() -> None:
     with pytest.raises(NotFoundError) as exc:
         runner(config(), FakeSource([replica]), RecordingSink()).run()
     assert "already_replica=1" in exc.value.message
+    assert exc.value.hint is not None and "benchmark_replica" in exc.value.hint
 
 
 def test_run_interrupted_drops_queue_and_still_reports() -> None:
