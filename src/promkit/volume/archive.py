@@ -8,8 +8,11 @@ on the way back.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, Protocol, cast
@@ -118,6 +121,59 @@ def pack(
         if not ok and encryptor is not None:
             encryptor.abort()
     return PackResult(tar_size, tar_hash.hexdigest(), stored.size, stored.hash.hexdigest())
+
+
+class Prefetch:
+    """Iterate ``source`` in a background thread, ``depth`` pieces ahead, so that receiving
+    from Docker (which releases the GIL) overlaps hashing, compression and upload.
+
+    The thread owns the source: ``close()`` (or exhaustion) makes it close the source
+    itself, which for an archive stream closes the connection.
+    """
+
+    def __init__(self, source: Iterator[bytes], depth: int = 8) -> None:
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._source = source
+        self._thread = threading.Thread(target=self._run, name="promkit-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for piece in self._source:
+                if not self._put(("data", piece)):
+                    return
+            self._put(("end", None))
+        except BaseException as exc:
+            self._put(("error", exc))
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "data":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 class TarStream:

@@ -249,8 +249,13 @@ def read_volume(container: Any) -> Generator[bytes, None, None]:
     """
     api = container.client.api
     with docker_errors("cannot read the volume through the archive API"):
+        # requests asks for gzip by default and the engine then compresses the whole archive
+        # on the fly at ~15 MB/s; identity streams raw tar as fast as the disk gives it.
         response = api._get(
-            api._url("/containers/{0}/archive", container.id), params={"path": MOUNT}, stream=True
+            api._url("/containers/{0}/archive", container.id),
+            params={"path": MOUNT},
+            headers={"Accept-Encoding": "identity"},
+            stream=True,
         )
         try:
             api._raise_for_status(response)

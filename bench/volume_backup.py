@@ -1,0 +1,158 @@
+"""Backup throughput of ``promkit volume backup`` against a baseline measured in the same run.
+
+Volume: SIZE of mixed data (half random, half log-like text), made through Docker's archive
+API. Baseline (a): ``docker cp helper:/data - | zstd -3 -q -o out.zst`` (the volume streamed
+out of Docker as a tar and compressed by the zstd CLI). Ours (b): ``promkit volume backup
+--encrypt`` into a local repository (default scrypt cost). Prints ``ratio=<b/a throughput>``
+(target >= 0.8) and the peak RSS of (b) for a small and the full volume (target < 150 MB and
+not growing with the volume).
+
+    .venv/bin/python bench/volume_backup.py [--size-mib 1024] [--runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+
+ROOT = Path(__file__).resolve().parents[1]
+MIB = 1 << 20
+
+
+def ensure_engine() -> Any:
+    subprocess.run(["bash", str(ROOT / "scripts" / "dockerd.sh"), "start"], check=True)
+    return docker.from_env(timeout=600)
+
+
+def mixed_tar(size: int) -> Iterator[bytes]:
+    """A tar of ``size`` bytes of files: half random, half unique log-like text, streamed."""
+    rng = random.Random(42)
+    words = [f"{w}" for w in ("GET", "POST", "/api/v1/query", "200", "404", "ms", "user", "db")]
+
+    def entry(name: str, data: bytes) -> bytes:
+        info = tarfile.TarInfo(f"data/{name}")
+        info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
+        return info.tobuf(tarfile.GNU_FORMAT) + data + b"\0" * (-len(data) % 512)
+
+    half = size // 2
+    for i in range(max(1, half // (4 * MIB))):
+        yield entry(f"random/{i:05d}.bin", os.urandom(4 * MIB))
+    for i in range(max(1, half // MIB)):
+        lines = []
+        n = 0
+        while n < MIB:
+            line = (
+                f"2026-11-23T12:{i % 60:02d}:{n % 60:02d}.{rng.randrange(1000):03d}Z "
+                f"{rng.choice(words)} {rng.choice(words)} id={rng.getrandbits(48):x} "
+                f"took={rng.random() * 1000:.3f}{rng.choice(words)}\n"
+            )
+            lines.append(line)
+            n += len(line)
+        yield entry(f"logs/{i:05d}.log", "".join(lines).encode())
+    yield b"\0" * 1024  # end-of-archive marker
+
+
+@contextlib.contextmanager
+def volume_of(client: Any, size: int) -> Iterator[str]:
+    name = f"promkit-bench-{uuid.uuid4().hex[:8]}"
+    client.volumes.create(name)
+    from promkit.volume.engine import ensure_helper_image
+
+    helper = client.containers.create(
+        ensure_helper_image(client), ["never"], volumes={name: {"bind": "/data", "mode": "rw"}},
+        network_mode="none",
+    )  # fmt: skip
+    try:
+        helper.put_archive("/", mixed_tar(size))
+        yield name
+    finally:
+        helper.remove(force=True)
+        client.volumes.get(name).remove(force=True)
+
+
+def timed_wait(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
+    """Exit code and peak RSS (MB) of exactly this child."""
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss / 1024
+
+
+def baseline(client: Any, volume: str, out: Path) -> float:
+    from promkit.volume.engine import ensure_helper_image
+
+    helper = client.containers.create(
+        ensure_helper_image(client), ["never"], volumes={volume: {"bind": "/data", "mode": "ro"}},
+        network_mode="none",
+    )  # fmt: skip
+    try:
+        start = time.perf_counter()
+        cp = subprocess.Popen(["docker", "cp", f"{helper.id}:/data", "-"], stdout=subprocess.PIPE)
+        zstd = subprocess.run(
+            ["zstd", "-3", "-q", "-f", "-o", str(out)], stdin=cp.stdout, check=True
+        )
+        assert cp.stdout is not None
+        cp.stdout.close()
+        if cp.wait() != 0 or zstd.returncode != 0:
+            raise SystemExit("baseline pipeline failed")
+        return time.perf_counter() - start
+    finally:
+        helper.remove(force=True)
+
+
+def ours(volume: str, repo: Path) -> tuple[float, float]:
+    env = dict(os.environ, PROMKIT_VOLUME_PASSWORD="bench-password")
+    env.pop("PROMKIT_TESTONLY_WEAKEN_KDF", None)
+    argv = [sys.executable, "-m", "promkit", "volume", "backup", "--volume", volume,
+            "--name", "bench", "--encrypt", "--repo", str(repo)]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    rc, rss = timed_wait(proc)
+    if rc != 0:
+        raise SystemExit(f"promkit volume backup failed with exit code {rc}")
+    return time.perf_counter() - start, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    size = args.size_mib * MIB
+    client = ensure_engine()
+    work = Path(tempfile.mkdtemp(prefix="promkit-bench-"))
+    try:
+        with volume_of(client, size // 4) as small:
+            _t, rss_small = ours(small, work / "repo-small")
+        with volume_of(client, size) as vol:
+            base_t = min(baseline(client, vol, work / "base.zst") for _ in range(args.runs))
+            best = min(ours(vol, work / f"repo-{i}") for i in range(args.runs))
+            ours_t, rss_large = best
+        stored = sum(p.stat().st_size for p in (work / "repo-0").rglob("*.data"))
+        mb = size / 1e6
+        print(f"volume_mib={args.size_mib}")
+        print(f"baseline_docker_cp_zstd3_s={base_t:.2f} baseline_MBps={mb / base_t:.1f} "
+              f"baseline_out_MB={(work / 'base.zst').stat().st_size / 1e6:.1f}")  # fmt: skip
+        print(f"promkit_backup_encrypted_s={ours_t:.2f} promkit_MBps={mb / ours_t:.1f} "
+              f"promkit_out_MB={stored / 1e6:.1f}")  # fmt: skip
+        print(f"peak_rss_mb_small={rss_small:.1f} peak_rss_mb_full={rss_large:.1f}")
+        print(f"ratio={base_t / ours_t:.3f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
