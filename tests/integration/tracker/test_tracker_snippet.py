@@ -100,3 +100,19 @@ def test_tracker_js_key_errors_are_js_comments(client: TestClient) -> None:
     key_id = client.get("/api/v1/api-keys", headers=auth).json()["data"][0]["id"]
     client.patch(f"/api/v1/api-keys/{key_id}", json={"is_active": False}, headers=auth)
     assert client.get(f"/api/v1/tracker.js?k={key}").status_code == 401
+
+
+def test_tracker_js_is_gzipped_when_accepted(client: TestClient) -> None:
+    _auth, key = _user_with_key(client)
+    plain = client.get(f"/api/v1/tracker.js?k={key}", headers={"Accept-Encoding": "identity"})
+    packed = client.get(f"/api/v1/tracker.js?k={key}", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.text == plain.text  # httpx decodes it
+    assert int(packed.headers["content-length"]) < len(plain.content) / 2
+    assert packed.headers["etag"] != plain.headers["etag"]
+    again = client.get(
+        f"/api/v1/tracker.js?k={key}",
+        headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["etag"]},
+    )
+    assert again.status_code == 304
