@@ -33,7 +33,6 @@ from promkit.core.series import decode_line, encode_line
 
 __all__ = [
     "MONTH_MS",
-    "PLAIN_LINE",
     "PROTECTED_LABELS",
     "LineResult",
     "LineRewriter",
@@ -182,20 +181,15 @@ class LineResult:
 
 
 _PREFIX = b'{"metric":'
-# One line in VictoriaMetrics' own layout with only numbers and bare non-finite tokens as
-# values and only integers as timestamps: such lines go to the server byte for byte.
-# ``,"values":[`` cannot occur inside a JSON string (a quote there is escaped), so the lazy
-# metric group ends at the real values key.
-PLAIN_LINE = re.compile(
-    rb'\{"metric":(\{[^\n]*?\}),"values":\[([-0-9.eE+, InfNa]*)\],'
-    rb'"timestamps":\[([-0-9, ]*)\]\}\r?$',
-    re.MULTILINE,
-)
+# ``,"values":[`` cannot occur inside a JSON string (a quote there is escaped), so its first
+# occurrence in a line ends the ``metric`` object.
 _VALUES = b',"values":['
 _TIMESTAMPS = b'],"timestamps":['
 _NAME_KEY = b'"__name__":"'
 _VALUE_CHARS = b"0123456789.eE+-, \t\rInfNa"
 _STAMP_CHARS = b"0123456789-, \t\r"
+_PLAIN_VALUES = b"-0123456789.eE+, InfNa"
+_PLAIN_STAMPS = b"-0123456789, "
 
 
 class LineRewriter:
@@ -326,15 +320,32 @@ def metric_name(metric_raw: bytes) -> str:
 
 
 def plain_lines(block: bytes) -> list[tuple[bytes, bytes, bytes]] | None:
-    """``(metric, values, timestamps)`` raw groups of every line of ``block`` (whole lines) if
-    all of them can be sent as they are, else None (then lines go through ``LineRewriter``)."""
-    found = PLAIN_LINE.findall(block)
-    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-    if len(found) != lines:
-        return None
-    for _, values, stamps in found:
-        if values.count(b",") != stamps.count(b","):
+    """``(metric, values, timestamps)`` raw parts of every line of ``block`` (whole lines) if
+    all of them can be sent as they are (numbers and bare non-finite tokens as values,
+    integers as timestamps, as many of each), else None: then the lines go through
+    ``LineRewriter`` one by one. Only ``find``/``translate`` run over the bytes (C speed);
+    a regex over the value arrays was 4x slower."""
+    lines = block.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    metrics: list[bytes] = []
+    values: list[bytes] = []
+    stamps: list[bytes] = []
+    vcut, tcut, start = len(_VALUES), len(_TIMESTAMPS), len(_PREFIX)
+    for line in lines:
+        c = line.find(_VALUES)
+        t = line.find(_TIMESTAMPS, c)
+        if c < 0 or t < 0 or not line.startswith(_PREFIX) or not line.endswith(b"]}"):
             return None
-        if not values.strip():
-            return None  # an empty series: the rewriter skips it
-    return found
+        metrics.append(line[start:c])
+        values.append(line[c + vcut : t])
+        stamps.append(line[t + tcut : -2])
+    if not metrics:
+        return None
+    if b",".join(values).translate(None, _PLAIN_VALUES):
+        return None
+    if b",".join(stamps).translate(None, _PLAIN_STAMPS):
+        return None
+    if [v.count(b",") for v in values] != [t.count(b",") for t in stamps] or not all(values):
+        return None
+    return list(zip(metrics, values, stamps, strict=True))

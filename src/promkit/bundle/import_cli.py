@@ -7,6 +7,7 @@ secrets come from an environment variable, a file or a prompt, never from argv.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -421,6 +422,7 @@ def run(
             raise failure[0]
         raise PromkitError(snap.error or "import failed", hint=snap.hint)
     result = ImportResult.model_validate(snap.result)
+    shutil.rmtree(root / job_id, ignore_errors=True)  # done: nothing left to resume
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

@@ -77,6 +77,7 @@ class BundleInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     expected_sha256: str | None = None
     checks: tuple[str, ...] = ()
+    sidecar_verified: bool = False
 
     @property
     def export_id(self) -> str | None:
@@ -255,9 +256,14 @@ def open_bundle(path: Path | str, *, limits: ReadLimits | None = None) -> Bundle
             checks.append("metrics.jsonl sha256 from metadata.json (verified while reading)")
     elif magic[:2] == _GZIP_MAGIC:
         kind = BundleKind.JSONL_GZ
+        with p.open("rb") as fh:  # ISIZE: the size mod 4 GiB, good enough for progress
+            fh.seek(-4, 2)
+            declared = int.from_bytes(fh.read(4), "little") or None
     else:
         kind = BundleKind.JSONL
-    info = BundleInfo(p, kind, member, size, declared, meta, expected, tuple(checks))
+    info = BundleInfo(
+        p, kind, member, size, declared, meta, expected, tuple(checks), sidecar is not None
+    )
     reader = BundleReader(info, lim)
     if kind in (BundleKind.JSONL, BundleKind.JSONL_GZ):
         gen = reader.chunks()

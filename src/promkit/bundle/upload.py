@@ -582,7 +582,7 @@ def import_runner(
         if not resuming:
             if plan.shift.mode in (ShiftMode.NOW, ShiftMode.ALIGN):
                 first, last = scan_range(reader)
-            elif reader.info.expected_sha256 and not reader.info.checks[:1]:
+            elif reader.info.expected_sha256 and not reader.info.sidecar_verified:
                 for _ in reader.chunks():
                     ctx.check_canceled()
         shift_ms = plan.shift.resolve(first, last, now_ms=now)

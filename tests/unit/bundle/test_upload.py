@@ -257,3 +257,38 @@ def test_upload_mixed_plain_and_odd_lines_arrive_point_by_point(tmp_path: Path) 
     assert b'{"metric":{"__name__":"o"},"values":[2.0,1],"timestamps":[2,3]}' in body
     assert (result.lines, result.bad_lines, result.skipped_values) == (53, 1, 1)
     assert result.samples_sent == 51 * 2 + 2
+
+
+def test_upload_damaged_bundle_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    import zipfile
+
+    from promkit.bundle.archive import BundleMetadata, TimeRange, write_bundle
+    from promkit.core.errors import IntegrityError
+
+    staging = tmp_path / "staging.jsonl"
+    staging.write_bytes(_bundle(tmp_path).read_bytes())
+    meta = BundleMetadata(
+        export_id="exp-20261123T190000Z-abcdef",
+        export_date="2026-11-23T19:00:00.000Z",
+        time_range=TimeRange.of_ms(NOW - 2000, NOW - 1000),
+        mode="selector",
+        query="{}",
+    )
+    good = write_bundle(tmp_path / "out", staging, meta).path
+    with zipfile.ZipFile(good) as zf:
+        metadata = zf.read("metadata.json")
+    bad = tmp_path / "bad.zip"  # no sidecar; one value changed; metadata's SHA-256 kept
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metrics.jsonl", staging.read_bytes().replace(b"[1,2]", b"[1,3]", 1))
+        zf.writestr("metadata.json", metadata)
+    server = Server()
+    runner = import_runner(
+        open_bundle(bad),
+        Connection.from_url("http://vm.test:8428"),
+        ImportPlan(verify=False),
+        transport=server.transport,
+    )
+    (tmp_path / "st").mkdir()
+    with pytest.raises(IntegrityError):
+        runner(Ctx(tmp_path / "st"))
+    assert server.requests == []
