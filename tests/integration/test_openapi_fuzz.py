@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
 from schemathesis import GenerationMode
@@ -32,7 +34,7 @@ MAX_EXAMPLES = 25
 
 
 @pytest.fixture(scope="module")
-def api_schema(vm: VMServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def api_app(vm: VMServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
     def redirect(config: ConnectionConfig) -> Connection:
         Connection.from_config(config)  # the generated settings are checked as given...
         return Connection.from_url(vm.url, timeout_seconds=10)  # ...then sent to the real VM
@@ -53,7 +55,12 @@ def api_schema(vm: VMServer, tmp_path_factory: pytest.TempPathFactory) -> Any:
         validator=validator,
         client_factory=client_factory,
     )
-    return schemathesis.openapi.from_asgi("/api/openapi.json", app, headers=HEADERS)
+    return app
+
+
+@pytest.fixture(scope="module")
+def api_schema(api_app: Any) -> Any:
+    return schemathesis.openapi.from_asgi("/api/openapi.json", api_app, headers=HEADERS)
 
 
 def test_openapi_fuzz_no_server_errors(api_schema: Any) -> None:
@@ -86,3 +93,96 @@ def test_openapi_fuzz_no_server_errors(api_schema: Any) -> None:
         except Unsatisfiable:
             assert mode is GenerationMode.NEGATIVE  # a route without inputs has no bad ones
     assert failures == []
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+_time = st.one_of(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.sampled_from(["now", "now-1h", "now-5m", "2026-01-01T00:00:00Z", "1970-01-01T00:00:00Z"]),
+    _text,
+)
+_selector = st.one_of(
+    st.sampled_from(["up", '{job=~".+"}', 'vm_app_version{job="x"}', "rate(up[5m])", "up or"]),
+    _text,
+)
+_request = st.fixed_dictionaries(
+    {
+        "connection": st.just({"url": "http://127.0.0.1:1"}),
+        "time_range": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "start": st.sampled_from(["now-1h", "now-3h", "now-10m"]),
+                    "end": st.sampled_from(["now", "now-1m"]),
+                }
+            ),
+            st.fixed_dictionaries({"start": _time, "end": _time}),
+        ),
+        "mode": st.sampled_from(["cluster", "selector", "query"]),
+    },
+    optional={
+        "jobs": st.lists(
+            st.one_of(st.sampled_from(["victoria-metrics", "a|b", "x"]), _text), max_size=3
+        ),
+        "components": st.lists(st.sampled_from(["vmstorage", "vmsingle", "nope"]), max_size=2),
+        "selector": _selector,
+        "query": _selector,
+        "step": st.one_of(st.integers(-5, 10**6), _text),
+        "obfuscation": st.fixed_dictionaries(
+            {},
+            optional={
+                "enabled": st.booleans(),
+                "custom_labels": st.lists(_text, max_size=2),
+                "drop_labels": st.lists(_text, max_size=2),
+            },
+        ),
+        "batching": st.fixed_dictionaries(
+            {}, optional={"enabled": st.booleans(), "window": st.one_of(st.integers(), _text)}
+        ),
+    },
+)
+
+
+def test_openapi_fuzz_export_requests_never_5xx(api_app: Any) -> None:
+    """Well-formed but odd export requests go deep into the engine: still never a 5xx."""
+    client = TestClient(api_app, base_url="http://localhost")
+
+    @given(
+        body=_request, route=st.sampled_from(["/api/export/start", "/api/sample", "/api/discover"])
+    )
+    @example(
+        body={
+            "connection": {"url": "http://127.0.0.1:1"},
+            "time_range": {"start": "now-1h", "end": "now"},
+            "mode": "selector",
+            "selector": '{__name__=~"vm_app_version|up"}',
+            "obfuscation": {"enabled": True},
+        },
+        route="/api/export/start",
+    )
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def run(body: dict[str, Any], route: str) -> None:
+        if route == "/api/sample":
+            payload: dict[str, Any] = {"config": body, "limit": 5}
+        elif route == "/api/discover":
+            payload = {k: body[k] for k in ("connection", "time_range", "selector") if k in body}
+            payload["mode"] = "selector" if body["mode"] != "cluster" else "cluster"
+        else:
+            payload = body
+        r = client.post(route, json=payload, headers=HEADERS)
+        assert r.status_code < 500, (route, payload, r.text)
+        seen.append((route, r.status_code))
+
+    seen: list[tuple[str, int]] = []
+    run()
+    assert ("/api/export/start", 200) in seen  # some requests did start jobs
+    jobs = api_app.state.console.jobs
+    for snap in jobs.jobs():
+        final = jobs.wait(snap.job_id, timeout=60)
+        assert final.state != "running", final
+        assert not (final.error or "").startswith("internal error"), final
