@@ -178,6 +178,7 @@ class _Chunk:
 
 
 _DONE = object()
+_FIRST_CHUNK = 256 << 10
 
 
 class _Producer:
@@ -261,7 +262,8 @@ class _Producer:
         other blocks, and every block when labels or timestamps change, line by line."""
         batch = _Batch(self.start_chunk, self.opts)
         resume = self.start_offset
-        for block, start in _pieces(self.reader.blocks(), self.opts.chunk_bytes):
+        piece = min(self.opts.chunk_bytes, _FIRST_CHUNK)
+        for block, start in _pieces(self.reader.blocks(), piece):
             end = start + len(block)
             whole = end <= resume or start >= resume  # no straddling of the resume point
             found = plain_lines(block) if self.rewriter.identity and whole else None
@@ -288,6 +290,7 @@ class _Batch:
 
     def __init__(self, index: int, opts: ImportOptions) -> None:
         self.index = index
+        self.first = index
         self.opts = opts
         self.parts: list[bytes] = []
         self.size = self.lines = self.samples = self.end_offset = 0
@@ -300,7 +303,9 @@ class _Batch:
         self.end_offset = end_offset
 
     def full(self) -> bool:
-        return self.size >= self.opts.chunk_bytes
+        # small chunks first, so the server starts working while the next ones are built
+        ramp = _FIRST_CHUNK << min(self.index - self.first, 10)
+        return self.size >= min(self.opts.chunk_bytes, ramp)
 
     def take(self) -> _Chunk:
         body = _gzip(self.parts, self.opts.compress_level)
