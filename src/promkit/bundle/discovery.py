@@ -84,6 +84,15 @@ def _strip_strings(text: str) -> str:
     return re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', text, flags=re.DOTALL)
 
 
+_SELECTOR = re.compile(r"\s*(?:[a-zA-Z_:][a-zA-Z0-9_:]*\s*)?(?:\{[^{}]*\})?\s*", re.DOTALL)
+
+
+def _is_selector(text: str) -> bool:
+    """True for ``metric``, ``metric{...}`` or ``{...}`` (quoted strings ignored)."""
+    bare = _strip_strings(text)
+    return bool(bare.strip()) and _SELECTOR.fullmatch(bare) is not None
+
+
 def fold_job_filter(sel: str, jobs: Sequence[str]) -> str:
     """``sel`` restricted to ``jobs`` by one more matcher: ``up{a="b"}`` → ``up{a="b",job=~…}``."""
     text = sel.strip()
@@ -273,14 +282,18 @@ def discover_jobs(
     window = _range_s(start_ms, end_ms)
     at = end_ms / 1000
     base = sel.strip() if sel and sel.strip() else "up"
-    rows = client.query(f"group by (job, instance) (last_over_time(({base})[{window}]))", time=at)
+    # a range on a plain selector; anything else needs a subquery (Prometheus refuses
+    # `(up)[5m]`, a range on a parenthesised expression)
+    step = f"{max(1, (end_ms - start_ms) // 300_000)}s"  # ~300 subquery points
+    ranged = f"{base}[{window}]" if _is_selector(base) else f"({base})[{window}:{step}]"
+    rows = client.query(f"group by (job, instance) (last_over_time({ranged}))", time=at)
     instances: dict[str, set[str]] = {}
     for row in rows:
         metric = row.get("metric") or {}
         instances.setdefault(str(metric.get("job", "")), set()).add(str(metric.get("instance", "")))
     counts: dict[str, int] = {}
     if instances:
-        q = f"count by (job) (last_over_time(({base})[{window}]))"
+        q = f"count by (job) (last_over_time({ranged}))"
         for r in client.query(q, time=at):
             counts[(r.get("metric") or {}).get("job", "")] = int(float(r["value"][1]))
     return [

@@ -18,7 +18,7 @@ from promkit.bundle.export import ExportSpec, LocalContext, run_export
 from promkit.core.connection import Connection
 from promkit.core.errors import UsageError
 from promkit.core.tsdb import TSDBClient
-from support.servers import VMServer
+from support.servers import PrometheusServer, VMServer
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +164,17 @@ def test_folded_selector_with_tricky_values_is_accepted_by_vm(
     )
     res = run_export(client, spec, LocalContext(tmp_path / "st"), output_dir=tmp_path / "o")
     assert res.counts.series == 2
+
+
+def test_discover_jobs_on_prometheus_uses_up_and_a_plain_range(
+    prometheus: PrometheusServer,
+) -> None:
+    prometheus.wait_for("up")
+    time.sleep(2)  # subquery points are whole steps: let one pass after the first scrape
+    now = int(time.time() * 1000)
+    with TSDBClient(Connection.from_url(prometheus.url)) as c:
+        jobs = discover_jobs(c, now - 5 * MIN, now)
+        assert [(j.job, j.instances) for j in jobs] == [("prometheus", 1)]
+        # an expression (not a selector) goes through a subquery
+        expr = discover_jobs(c, now - 5 * MIN, now, "up == 1")
+        assert [j.job for j in expr] == ["prometheus"]
