@@ -23,6 +23,7 @@ class KeyInfo:
     key_id: int
     user_id: int
     active: bool
+    origins: frozenset[str] | None = None  # None or empty: any origin
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,11 @@ class Catalog:
         """Read a key from the database (blocking: call it in a thread) and cache it."""
         with self._db.session() as session:
             row = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
-            info = KeyInfo(row.id, row.user_id, row.is_active) if row is not None else None
+            info = (
+                KeyInfo(row.id, row.user_id, row.is_active, frozenset(row.allowed_origins or ()))
+                if row is not None
+                else None
+            )
         if len(self._keys) > 50_000:
             self._keys.clear()
         self._keys[key_hash] = (time.monotonic() + self.ttl, info)

@@ -45,9 +45,9 @@ class IngestEndpoint:
 
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[Any]]:
         try:
-            raw_key = _api_key(scope)
+            raw_key, origin = _credentials(scope)
             body = await _read_body(receive, self.ctx.settings.max_body_bytes)
-            result = await ingest(self.ctx, raw_key, body)
+            result = await ingest(self.ctx, raw_key, body, origin)
         except PromkitError as exc:
             headers = list(JSON_HEADERS)
             if isinstance(exc, RateLimitedError):
@@ -67,17 +67,21 @@ class IngestEndpoint:
         return 200, orjson.dumps({"success": True, "data": data}), JSON_HEADERS
 
 
-def _api_key(scope: Scope) -> str | None:
+def _credentials(scope: Scope) -> tuple[str | None, str | None]:
+    """(API key from X-API-Key or ?api_key=, Origin header)."""
+    key: str | None = None
+    origin: str | None = None
     for name, value in scope["headers"]:
         if name == b"x-api-key":
-            text: str = value.decode("latin-1")
-            return text
+            key = value.decode("latin-1")
+        elif name == b"origin":
+            origin = value.decode("latin-1")
     query = scope.get("query_string", b"")
-    if query:
+    if key is None and query:
         values: list[str] = parse_qs(query.decode("latin-1")).get("api_key", [])
         if values:
-            return values[0]
-    return None
+            key = values[0]
+    return key, origin
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -141,8 +141,9 @@ class BatchResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def key_info(ctx: TrackerContext, raw_key: str | None) -> KeyInfo:
-    """The active key behind ``raw_key`` (rate-limited per key before any database read)."""
+async def key_info(ctx: TrackerContext, raw_key: str | None, origin: str | None) -> KeyInfo:
+    """The active key behind ``raw_key`` (rate-limited per key before any database read),
+    used from an origin its allow-list (if any) contains."""
     if not raw_key:
         raise AuthError(
             "API key required", hint="send the X-API-Key header (or ?api_key= for beacons)"
@@ -157,6 +158,11 @@ async def key_info(ctx: TrackerContext, raw_key: str | None) -> KeyInfo:
         info = await asyncio.to_thread(ctx.catalog.load_key, digest)
     if info is None or not info.active:
         raise AuthError("invalid or inactive API key", hint="check the key in your API keys list")
+    if info.origins and (origin or "").lower() not in info.origins:
+        raise AuthError(
+            "this API key may not be used from this origin",
+            hint="add the site's origin to the key's allowed_origins",
+        )
     return info
 
 
@@ -173,9 +179,11 @@ def parse_items(raw: bytes, max_items: int) -> list[Any]:
     return items
 
 
-async def ingest(ctx: TrackerContext, raw_key: str | None, body: bytes) -> BatchResult:
+async def ingest(
+    ctx: TrackerContext, raw_key: str | None, body: bytes, origin: str | None = None
+) -> BatchResult:
     """Authenticate, validate and record one batch; items fail one by one."""
-    info = await key_info(ctx, raw_key)
+    info = await key_info(ctx, raw_key, origin)
     s = ctx.settings
     if len(body) > s.max_body_bytes:
         raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")

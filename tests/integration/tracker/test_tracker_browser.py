@@ -230,3 +230,23 @@ def test_browser_snippet_added_after_load_still_counts_the_page_view(
     loads = [v for (n, _), v in samples.items() if n == "user_hist_page_load_time_count"]
     assert loads == [1.0]  # the load timing is read even though load fired earlier
     assert page_errors.messages == []
+
+
+def test_browser_key_limited_to_the_site_origin_still_delivers(
+    stack: Stack, site: Callable[[str], str], page: Page
+) -> None:
+    url = site(BUTTON + stack.snippet())
+    origin = url.rstrip("/")
+    httpx.patch(
+        f"{stack.url}/api/v1/api-keys/{stack.key_id}",
+        json={"allowed_origins": [origin]},
+        headers=stack.auth,
+    ).raise_for_status()
+    page.goto(url)
+    page.wait_for_function("window.metricsTracker && !Array.isArray(window.metricsTracker)")
+    page.click("#buy")
+    page.evaluate("window.metricsTracker.flush()")  # fetch carries the Origin header
+    stack.wait_for("user_metric_signup_clicks_total", 1, plan="pro")
+    page.click("#buy")
+    page.goto("about:blank")  # so does the pagehide beacon
+    stack.wait_for("user_metric_signup_clicks_total", 2, plan="pro")

@@ -286,3 +286,35 @@ def test_ingestion_cors_preflight_for_browsers(client: TestClient) -> None:
     assert r.headers["access-control-allow-origin"] == "*"
     assert "X-API-Key" in r.headers["access-control-allow-headers"]
     assert "access-control-allow-credentials" not in r.headers
+
+
+def test_ingestion_key_origin_allow_list(client: TestClient) -> None:
+    auth, _key, _uid = setup_user(client)
+    r = client.post(
+        "/api/v1/api-keys",
+        json={"key_name": "shop", "allowed_origins": ["HTTPS://Shop.Example/"]},
+        headers=auth,
+    )
+    assert r.status_code == 201, r.text
+    created = r.json()["data"]
+    assert created["allowed_origins"] == ["https://shop.example"]
+    item = {"metrics": [{"name": "queue_depth", "value": 1}]}
+
+    def post(origin: str | None) -> int:
+        headers = {"X-API-Key": created["api_key"]}
+        if origin:
+            headers["Origin"] = origin
+        return client.post("/api/v1/metrics", json=item, headers=headers).status_code
+
+    assert post("https://shop.example") == 200
+    assert post("https://evil.example") == 401
+    assert post(None) == 401
+    r = client.patch(
+        f"/api/v1/api-keys/{created['id']}", json={"allowed_origins": []}, headers=auth
+    )
+    assert r.json()["data"]["allowed_origins"] is None
+    assert post("https://evil.example") == 200  # no list: any origin
+    bad = client.post(
+        "/api/v1/api-keys", json={"allowed_origins": ["shop.example/path"]}, headers=auth
+    )
+    assert bad.status_code == 400

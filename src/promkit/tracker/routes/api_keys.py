@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,8 +21,30 @@ MAX_KEYS_PER_USER = 50
 KeyId = Path(ge=1, le=2**31 - 1)
 
 
+ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+MAX_ORIGINS = 20
+
+
+def _check_origins(origins: list[str] | None) -> list[str] | None:
+    """``https://shop.example`` style origins, lower-cased; None or [] allows any origin."""
+    if origins is None:
+        return None
+    cleaned = []
+    for origin in origins:
+        value = origin.strip().lower().rstrip("/")
+        if not ORIGIN_RE.match(value):
+            raise ValueError(f"{origin[:100]!r} is not an origin like https://shop.example")
+        cleaned.append(value)
+    return sorted(set(cleaned))
+
+
 class ApiKeyBase(BaseModel):
     key_name: str = Field(min_length=1, max_length=255)
+    allowed_origins: list[str] | None = Field(
+        None, max_length=MAX_ORIGINS, description="web origins that may use the key; null: any"
+    )
+
+    _origins = field_validator("allowed_origins")(_check_origins)
 
 
 class ApiKeyCreate(ApiKeyBase):
@@ -31,6 +54,9 @@ class ApiKeyCreate(ApiKeyBase):
 class ApiKeyUpdate(BaseModel):
     key_name: str | None = Field(None, min_length=1, max_length=255)
     is_active: bool | None = None
+    allowed_origins: list[str] | None = Field(None, max_length=MAX_ORIGINS)
+
+    _origins = field_validator("allowed_origins")(_check_origins)
 
 
 class ApiKeyPublic(ApiKeyBase):
@@ -71,14 +97,22 @@ def _owned(session: Session, user: User, key_id: int) -> ApiKey:
     return key
 
 
-def _create(session: Session, user: User, name: str) -> ApiKeyCreated:
+def _create(
+    session: Session, user: User, name: str, origins: list[str] | None = None
+) -> ApiKeyCreated:
     count = session.scalar(select(func.count()).where(ApiKey.user_id == user.id)) or 0
     if count >= MAX_KEYS_PER_USER:
         raise ConflictError(
             f"you already have {MAX_KEYS_PER_USER} API keys", hint="delete keys you no longer use"
         )
     new = generate_key()
-    key = ApiKey(user_id=user.id, key_name=name, key_hash=new.hash, key_prefix=new.prefix)
+    key = ApiKey(
+        user_id=user.id,
+        key_name=name,
+        key_hash=new.hash,
+        key_prefix=new.prefix,
+        allowed_origins=origins or None,
+    )
     session.add(key)
     session.commit()
     public = ApiKeyPublic.model_validate(key)
@@ -97,7 +131,7 @@ def list_keys(user: CurrentUser, session: SessionDep) -> Envelope[list[ApiKeyPub
 def create_key(
     body: ApiKeyCreate, user: CurrentUser, session: SessionDep
 ) -> Envelope[ApiKeyCreated]:
-    created = _create(session, user, body.key_name.strip() or "API key")
+    created = _create(session, user, body.key_name.strip() or "API key", body.allowed_origins)
     return ok(created, "Store this API key now: it will not be shown again.")
 
 
@@ -124,6 +158,8 @@ def update_key(
     key_id: int = KeyId,
 ) -> Envelope[ApiKeyPublic]:
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "allowed_origins" in changes:
+        changes["allowed_origins"] = changes["allowed_origins"] or None
     if not changes:
         raise UsageError("no fields to update", hint="send key_name and/or is_active")
     key = _owned(session, user, key_id)

@@ -71,7 +71,8 @@ async def ingest(
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > s.max_body_bytes:
         raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
-    result = await ingest_batch(ctx, x_api_key or api_key, await request.body())
+    body = await request.body()
+    result = await ingest_batch(ctx, x_api_key or api_key, body, request.headers.get("origin"))
     if not result.processed:
         return error_response(
             422,
