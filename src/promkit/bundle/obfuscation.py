@@ -216,6 +216,8 @@ class Obfuscator:
             self._component_counts[component] = n
             mapped = f"{component}-job-{n}"
             self._jobs[value] = mapped
+            # label sets cached before this job was known may hold it in another label
+            self._labels_cache.clear()
         return mapped
 
     def _label(self, name: str, value: str, numeric: bool) -> str:
@@ -292,6 +294,9 @@ class Obfuscator:
                 out[name] = self._label(name, value, numeric=False)
             elif name in TENANT_LABELS and self._do_tenant:
                 out[name] = self._label(name, value, numeric=True)
+            elif self._do_job and value in self._jobs:
+                # e.g. vmagent's scrape_job="<job>": a known job name in another label
+                out[name] = self._jobs[value]
             elif self._do_ips:
                 out[name] = self.scrub_ips(value)
             else:

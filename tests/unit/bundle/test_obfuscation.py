@@ -191,3 +191,25 @@ def test_save_mapping_is_private_and_holds_originals(tmp_path: Path) -> None:
     assert data["hosts"] == {"10.0.0.1": "777.777.1.1"}
     assert data["jobs"] == {"vmagent-x": "vmagent-job-1"}
     assert "10.0.0.1" not in orjson.dumps(obf.state()["settings"]).decode()
+
+
+def test_known_job_names_in_other_labels_are_replaced_whole() -> None:
+    obf = Obfuscator(ON)
+    # cached before the job is known, then the job appears: the cache must not keep the leak
+    early = obf.labels({"__name__": "vm_promscrape_targets", "scrape_job": "vmstorage-prod"})
+    assert early["scrape_job"] == "vmstorage-prod"
+    obf.labels({"__name__": "up", "job": "vmstorage-prod", "instance": "h:1"})
+    later = obf.labels({"__name__": "vm_promscrape_targets", "scrape_job": "vmstorage-prod"})
+    assert later["scrape_job"] == "vmstorage-job-1"
+    # only whole values: a path that merely contains the word stays readable
+    assert obf.labels({"path": "/vmstorage-prod/x"})["path"] == "/vmstorage-prod/x"
+
+
+def test_preregister_numbers_in_sorted_order_regardless_of_stream_order() -> None:
+    a, b = Obfuscator(ON), Obfuscator(ON)
+    for obf in (a, b):
+        obf.preregister(instances=["10.0.0.2:1", "10.0.0.1:1"], jobs=["vmagent-b", "vmagent-a"])
+    a.labels({"job": "vmagent-b", "instance": "10.0.0.2:1"})
+    b.labels({"job": "vmagent-a", "instance": "10.0.0.1:1"})
+    assert a.mapping() == b.mapping()
+    assert a.mapping()["jobs"] == {"vmagent-a": "vmagent-job-1", "vmagent-b": "vmagent-job-2"}
