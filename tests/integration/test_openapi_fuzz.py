@@ -144,45 +144,48 @@ _request = st.fixed_dictionaries(
 
 def test_openapi_fuzz_export_requests_never_5xx(api_app: Any) -> None:
     """Well-formed but odd export requests go deep into the engine: still never a 5xx."""
-    client = TestClient(api_app, base_url="http://localhost")
+    with TestClient(api_app, base_url="http://localhost") as client:  # runs the lifespan
 
-    @given(
-        body=_request, route=st.sampled_from(["/api/export/start", "/api/sample", "/api/discover"])
-    )
-    @example(
-        body={
-            "connection": {"url": "http://127.0.0.1:1"},
-            "time_range": {"start": "now-1h", "end": "now"},
-            "mode": "selector",
-            "selector": '{__name__=~"vm_app_version|up"}',
-            "obfuscation": {"enabled": True},
-        },
-        route="/api/export/start",
-    )
-    @settings(
-        max_examples=60,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
-        database=None,
-    )
-    def run(body: dict[str, Any], route: str) -> None:
-        if route == "/api/sample":
-            payload: dict[str, Any] = {"config": body, "limit": 5}
-        elif route == "/api/discover":
-            payload = {k: body[k] for k in ("connection", "time_range", "selector") if k in body}
-            payload["mode"] = "selector" if body["mode"] != "cluster" else "cluster"
-        else:
-            payload = body
-        r = client.post(route, json=payload, headers=HEADERS)
-        assert r.status_code < 500, (route, payload, r.text)
-        seen.append((route, r.status_code))
+        @given(
+            body=_request,
+            route=st.sampled_from(["/api/export/start", "/api/sample", "/api/discover"]),
+        )
+        @example(
+            body={
+                "connection": {"url": "http://127.0.0.1:1"},
+                "time_range": {"start": "now-1h", "end": "now"},
+                "mode": "selector",
+                "selector": '{__name__=~"vm_app_version|up"}',
+                "obfuscation": {"enabled": True},
+            },
+            route="/api/export/start",
+        )
+        @settings(
+            max_examples=60,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def run(body: dict[str, Any], route: str) -> None:
+            if route == "/api/sample":
+                payload: dict[str, Any] = {"config": body, "limit": 5}
+            elif route == "/api/discover":
+                payload = {
+                    k: body[k] for k in ("connection", "time_range", "selector") if k in body
+                }
+                payload["mode"] = "selector" if body["mode"] != "cluster" else "cluster"
+            else:
+                payload = body
+            r = client.post(route, json=payload, headers=HEADERS)
+            assert r.status_code < 500, (route, payload, r.text)
+            seen.append((route, r.status_code))
 
-    seen: list[tuple[str, int]] = []
-    run()
-    assert ("/api/export/start", 200) in seen  # some requests did start jobs
-    jobs = api_app.state.console.jobs
-    for snap in jobs.jobs():
-        final = jobs.wait(snap.job_id, timeout=60)
-        assert final.state != "running", final
-        assert not (final.error or "").startswith("internal error"), final
+        seen: list[tuple[str, int]] = []
+        run()
+        assert ("/api/export/start", 200) in seen  # some requests did start jobs
+        jobs = api_app.state.console.jobs
+        for snap in jobs.jobs():
+            final = jobs.wait(snap.job_id, timeout=60)
+            assert final.state != "running", final
+            assert not (final.error or "").startswith("internal error"), final

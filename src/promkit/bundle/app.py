@@ -64,23 +64,32 @@ def create_app(
     client_factory: ClientFactory | None = None,
 ) -> FastAPI:
     """Build the console app. ``validator``/``client_factory`` are injectable for tests."""
-    console = Console(
-        settings=settings,
-        jobs=JobManager(
+
+    def job_manager() -> JobManager:
+        return JobManager(
             settings.staging_root,
             concurrency=settings.job_concurrency,
             retention_s=settings.job_retention_s,
-        ),
+        )
+
+    console = Console(
+        settings=settings,
+        jobs=job_manager(),
         client_factory=client_factory or connect_with_tsdb,
         validator=validator or validate_with_tsdb,
     )
+    closed = False
     assets = load_static("promkit.bundle")
     index = assets["index.html"].body
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal closed
+        if closed:  # served again after a shutdown (in-process test clients do that)
+            console.jobs, closed = job_manager(), False
         yield
-        console.jobs.shutdown(cancel=True)
+        console.jobs.shutdown(cancel=True)  # running jobs stop after their current window
+        closed = True
 
     app = FastAPI(
         title="promkit console",
