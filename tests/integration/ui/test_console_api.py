@@ -253,3 +253,14 @@ def test_console_api_download_refuses_paths_outside_the_output_dir(
 def test_console_api_refuses_requests_without_token(console: ConsoleServer) -> None:
     r = httpx.get(console.url + "api/download", params={"path": "x.zip"}, timeout=10)
     assert r.status_code == 401
+
+
+def test_console_api_exports_through_vmauth_with_a_bearer_token(
+    console: ConsoleServer, vmauth: VMAuthServer, data: SeededCluster
+) -> None:
+    conn = {"url": vmauth.tenant_base(), "auth": {"type": "bearer", "token": vmauth.bearer_token}}
+    body = _request(vmauth.vm, data, connection=conn, jobs=[data.select_job])
+    r = _call(console, "POST", "/api/export", body)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["series"] == 4
+    assert vmauth.bearer_token not in r.text
