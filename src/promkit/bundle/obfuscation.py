@@ -18,8 +18,9 @@ Rules (applied in this order to every series):
   bundle stays importable through VictoriaMetrics' multitenant insert path.
 - chosen custom labels become ``<label>-<n>``.
 
-The hot path (``rewrite_metric``) works on the raw bytes of a line's ``metric`` object and
-caches the rewritten bytes per distinct input, because a series reappears once per window.
+The hot path is ``labels``, called by ``promkit.core.series.rewrite_metric`` for every JSON
+line; it caches the result per distinct label set, because a series reappears once per
+window.
 """
 
 from __future__ import annotations
@@ -186,7 +187,6 @@ class Obfuscator:
         self._do_ips = on and settings.ip_literals
         self._do_tenant = on and settings.tenant
         self.active = on or bool(self._drop)
-        self._metric_cache: dict[bytes, bytes] = {}
         self._value_cache: dict[str, str] = {}
         self._labels_cache: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
@@ -301,25 +301,6 @@ class Obfuscator:
                 out[name] = self.scrub_ips(value)
             else:
                 out[name] = value
-        return out
-
-    def rewrite_metric(self, raw: bytes) -> bytes:
-        """Rewrite the JSON bytes of a ``metric`` object; cached per distinct input."""
-        if not self.active:
-            return raw
-        cached = self._metric_cache.get(raw)
-        if cached is not None:
-            return cached
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise DataError(f"invalid metric object in export stream: {exc}") from exc
-        if not isinstance(parsed, dict):
-            raise DataError("invalid metric object in export stream: not a JSON object")
-        out = orjson.dumps(self.labels(parsed))
-        if len(self._metric_cache) >= _CACHE_LIMIT:
-            self._metric_cache.clear()
-        self._metric_cache[raw] = out
         return out
 
     # ------------------------------------------------------------------ mapping + state

@@ -144,25 +144,16 @@ def test_disabled_obfuscation_still_drops_labels_and_nothing_else() -> None:
     labels = {"__name__": "m", "instance": "10.0.0.1:80", "job": "x", "pod": "p"}
     assert obf.labels(labels) == {"__name__": "m", "instance": "10.0.0.1:80", "job": "x"}
     untouched = Obfuscator(ObfuscationSettings())
-    raw = b'{"__name__":"m","instance":"10.0.0.1:80"}'
-    assert untouched.rewrite_metric(raw) is raw
+    same = {"__name__": "m", "instance": "10.0.0.1:80"}
+    assert untouched.labels(same) is same
 
 
-def test_rewrite_metric_bytes_is_cached_and_equivalent() -> None:
+def test_label_sets_are_cached_and_shared() -> None:
     obf = Obfuscator(ON)
-    raw = b'{"__name__":"up","job":"vmagent","instance":"10.0.0.1:8429"}'
-    first = obf.rewrite_metric(raw)
-    assert orjson.loads(first) == {
-        "__name__": "up",
-        "job": "vmagent-job-1",
-        "instance": "777.777.1.1:8429",
-    }
-    assert obf.rewrite_metric(raw) is first
-
-
-def test_rewrite_metric_rejects_garbage() -> None:
-    with pytest.raises(DataError):
-        Obfuscator(ON).rewrite_metric(b"{not json")
+    labels = {"__name__": "up", "job": "vmagent", "instance": "10.0.0.1:8429"}
+    first = obf.labels(labels)
+    assert first == {"__name__": "up", "job": "vmagent-job-1", "instance": "777.777.1.1:8429"}
+    assert obf.labels(dict(labels)) is first
 
 
 def test_state_round_trip_continues_the_same_mapping(tmp_path: Path) -> None:
