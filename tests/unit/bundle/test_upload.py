@@ -292,3 +292,27 @@ def test_upload_damaged_bundle_is_refused_before_anything_is_sent(tmp_path: Path
     with pytest.raises(IntegrityError):
         runner(Ctx(tmp_path / "st"))
     assert server.requests == []
+
+
+def test_upload_cancel_keeps_the_checkpoint_for_resume(tmp_path: Path) -> None:
+    from promkit.core.errors import CanceledError
+
+    class Canceling(Ctx):
+        def check_canceled(self) -> None:
+            if len(self.done) >= 2:
+                raise CanceledError("the job was canceled")
+
+    server = Server()
+    (tmp_path / "state").mkdir()
+    reader = open_bundle(_bundle(tmp_path))
+    conn = Connection.from_url("http://vm.test:8428")
+    plan = ImportPlan(chunk_bytes=2000, verify=False)
+    with pytest.raises(CanceledError):
+        import_runner(reader, conn, plan, transport=server.transport)(Canceling(tmp_path / "state"))
+    checkpoint = read_checkpoint(tmp_path / "state")
+    assert checkpoint is not None and checkpoint["chunks"] == 2
+    rest = Server()
+    result = import_runner(reader, conn, plan, transport=rest.transport)(Ctx(tmp_path / "state"))
+    assert result.resumed_from_chunk == 2
+    ids = [line["metric"]["i"] for line in server.lines() + rest.lines()]
+    assert ids == [str(i) for i in range(200)]
