@@ -86,28 +86,28 @@ def pack(
     threads: int = 2,
     on_source_done: Callable[[], None] | None = None,
     progress: Progress | None = None,
+    prefetch: bool = True,
 ) -> PackResult:
     """Stream a tar (``chunks``) into ``sink``; ``on_source_done`` runs as soon as the
     source is exhausted, before the compressor and upload are flushed."""
     stored = _HashingWriter(sink)
+    # The tar is hashed in the prefetch thread, overlapping compression and upload here.
+    hashed = _HashedPieces(chunks)
+    source: Iterable[bytes] = Prefetch(hashed) if prefetch else hashed
+    compressor: Any
+    if compression not in ("zstd", "gzip"):
+        raise UsageError(f"unknown compression {compression!r}", hint="Use zstd or gzip.")
     encryptor = EncryptingWriter(stored, password) if password is not None else None
     target = cast(Any, encryptor if encryptor is not None else stored)
-    tar_hash = hashlib.sha256()
-    tar_size = 0
-    compressor: Any
     if compression == "zstd":
-        # Worker threads compress while this thread reads from Docker and uploads.
+        # Worker threads compress while this thread encrypts and uploads.
         cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
         compressor = cctx.stream_writer(target, closefd=False)
-    elif compression == "gzip":
-        compressor = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
     else:
-        raise UsageError(f"unknown compression {compression!r}", hint="Use zstd or gzip.")
+        compressor = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
     ok = False
     try:
-        for chunk in chunks:
-            tar_hash.update(chunk)
-            tar_size += len(chunk)
+        for chunk in source:
             compressor.write(chunk)
             if progress:
                 progress(len(chunk))
@@ -118,9 +118,33 @@ def pack(
             encryptor.close()
         ok = True
     finally:
+        if isinstance(source, Prefetch):
+            source.close()
+        else:
+            hashed.close()
         if not ok and encryptor is not None:
             encryptor.abort()
-    return PackResult(tar_size, tar_hash.hexdigest(), stored.size, stored.hash.hexdigest())
+    return PackResult(hashed.size, hashed.hash.hexdigest(), stored.size, stored.hash.hexdigest())
+
+
+class _HashedPieces:
+    """Pass pieces through, taking their SHA-256 and total size."""
+
+    def __init__(self, source: Iterable[bytes]) -> None:
+        self._source = source
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self._source:
+            self.hash.update(piece)
+            self.size += len(piece)
+            yield piece
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
 
 
 class Prefetch:
@@ -131,7 +155,7 @@ class Prefetch:
     itself, which for an archive stream closes the connection.
     """
 
-    def __init__(self, source: Iterator[bytes], depth: int = 8) -> None:
+    def __init__(self, source: Iterable[bytes] | _HashedPieces, depth: int = 8) -> None:
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._source = source

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from promkit import __version__
 from promkit.core.crypto import DEFAULT_CHUNK_SIZE
-from promkit.volume.archive import Compression, Prefetch, Progress, pack
+from promkit.volume.archive import Compression, Progress, pack
 from promkit.volume.containers import StoppedContainers, resolve_containers, signals_as_interrupts
 from promkit.volume.engine import (
     MOUNT,
@@ -66,7 +66,7 @@ def run_backup(
         say(f"backing up volume {req.volume} to {repo.url} as {req.name}@{version}")
         with (
             repo.data_writer(req.name, version) as sink,
-            contextlib.closing(Prefetch(read_volume(helper))) as tar_pieces,
+            contextlib.closing(read_volume(helper)) as tar_pieces,
         ):
             result = pack(
                 tar_pieces,
