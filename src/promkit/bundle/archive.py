@@ -266,6 +266,8 @@ class BundleWriter:
         self.name = bundle_name(export_id)
         self.final = output_dir / self.name
         self.when = (when or datetime.now(tz=UTC)).astimezone(UTC)
+        for stale in output_dir.glob(f".{self.name}.*.partial"):  # left by a crashed run
+            stale.unlink(missing_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".partial", dir=output_dir)
         self._tmp = Path(tmp_name)
         self._raw = os.fdopen(fd, "w+b")

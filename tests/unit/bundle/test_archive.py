@@ -189,3 +189,19 @@ def test_bundle_writer_resume_feeds_a_prefix_of_the_staging_file(tmp_path: Path)
     res = writer.finish(_meta("exp-resume-1"))
     with zipfile.ZipFile(res.path) as zf:
         assert zf.read(METRICS_NAME) == b"line-1\nline-2\nline-3\n"
+
+
+def test_bundle_writer_removes_partials_a_crashed_run_left(tmp_path: Path) -> None:
+    from promkit.bundle.archive import BundleWriter
+
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".promkit-bundle_exp-crash.zip.abc123.partial"
+    stale.write_bytes(b"half a zip")
+    other = out / ".promkit-bundle_exp-other.zip.def456.partial"
+    other.write_bytes(b"another export's")
+    writer = BundleWriter(out, "exp-crash")
+    writer.write(b"x\n")
+    writer.finish(_meta("exp-crash"))
+    assert not stale.exists()
+    assert other.exists()
