@@ -263,7 +263,7 @@ def _vmgather_zip(tmp_path: Path, tag: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("auth_kind", ["basic", "bearer"])
+@pytest.mark.parametrize("auth_kind", ["basic", "bearer", "header"])
 def test_import_vmgather_bundle_through_vmauth_tenant(
     vmauth: VMAuthServer,
     jobs: JobManager,
@@ -275,8 +275,14 @@ def test_import_vmgather_bundle_through_vmauth_tenant(
     path = _vmgather_zip(tmp_path, tag)
     if auth_kind == "basic":
         auth = Auth(type=AuthType.BASIC, username=vmauth.username, password=vmauth.password)  # type: ignore[arg-type]
-    else:
+    elif auth_kind == "bearer":
         auth = Auth(type=AuthType.BEARER, token=vmauth.bearer_token)  # type: ignore[arg-type]
+    else:  # vmauth 1.79 reads only Authorization, so the custom header is that one
+        auth = Auth(
+            type=AuthType.HEADER,
+            header_name="Authorization",
+            header_value=f"Bearer {vmauth.bearer_token}",  # type: ignore[arg-type]
+        )
     reader = open_bundle(path)
     assert reader.info.kind.value == "vmgather"
     result = _import(jobs, reader, vmauth.tenant_base(1011), auth=auth)
