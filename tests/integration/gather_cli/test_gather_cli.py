@@ -572,11 +572,6 @@ def test_gather_export_stdout_into_a_closed_pipe_stops_quietly(
     assert b"Traceback" not in err and b"internal error" not in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discovery.discover_jobs sends last_over_time((up)[Ns]); Prometheus 2.42 rejects a "
-    "range on a parenthesised selector (reported to the discovery owner)",
-)
 def test_gather_prometheus_discover_lists_scrape_jobs(
     prometheus: PrometheusServer, tmp_path: Path
 ) -> None:
