@@ -135,15 +135,31 @@ def create_key(
     return ok(created, "Store this API key now: it will not be shown again.")
 
 
-@router.post("/ensure", response_model=Envelope[EnsureOut])
-def ensure_key(user: CurrentUser, session: SessionDep) -> Envelope[EnsureOut]:
-    """The oldest active key (masked), or a new one (shown once) when there is none."""
-    existing = session.scalar(
+class UserKeyOut(BaseModel):
+    key: ApiKeyPublic | None
+    has_key: bool
+
+
+@router.get("/user-key", response_model=Envelope[UserKeyOut])
+def user_key(user: CurrentUser, session: SessionDep) -> Envelope[UserKeyOut]:
+    """The oldest active key, masked (keys are never shown again after creation)."""
+    key = _oldest_active(session, user)
+    return ok(UserKeyOut(key=ApiKeyPublic.model_validate(key) if key else None, has_key=bool(key)))
+
+
+def _oldest_active(session: Session, user: User) -> ApiKey | None:
+    return session.scalar(
         select(ApiKey)
         .where(ApiKey.user_id == user.id, ApiKey.is_active.is_(True))
         .order_by(ApiKey.created_at, ApiKey.id)
         .limit(1)
     )
+
+
+@router.post("/ensure", response_model=Envelope[EnsureOut])
+def ensure_key(user: CurrentUser, session: SessionDep) -> Envelope[EnsureOut]:
+    """The oldest active key (masked), or a new one (shown once) when there is none."""
+    existing = _oldest_active(session, user)
     if existing is not None:
         return ok(EnsureOut(key=ApiKeyPublic.model_validate(existing), is_new=False))
     return ok(EnsureOut(key=_create(session, user, "Account API Key"), is_new=True))

@@ -12,13 +12,14 @@ from datetime import datetime
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from promkit.core.errors import AuthError
 from promkit.tracker.deps import AuthLimit, ContextDep, CurrentUser, SessionDep
 from promkit.tracker.envelope import Envelope, ok
-from promkit.tracker.models import User
+from promkit.tracker.models import ApiKey, MetricDefinition, User, utcnow
 from promkit.tracker.passwords import MAX_PASSWORD_BYTES
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -151,6 +152,46 @@ def logout(body: RefreshIn, ctx: ContextDep, session: SessionDep) -> Envelope[Lo
 @router.get("/me", response_model=Envelope[UserPublic])
 def me(user: CurrentUser) -> Envelope[UserPublic]:
     return ok(UserPublic.model_validate(user))
+
+
+class OnboardingStatus(BaseModel):
+    has_metric_configs: bool
+    metric_configs_count: int
+    has_api_key: bool
+    onboarding_completed_at: datetime | None
+    is_setup_complete: bool
+
+
+@router.get("/onboarding-status", response_model=Envelope[OnboardingStatus])
+def onboarding_status(user: CurrentUser, session: SessionDep) -> Envelope[OnboardingStatus]:
+    configs = session.scalar(select(func.count()).where(MetricDefinition.user_id == user.id)) or 0
+    keys = (
+        session.scalar(
+            select(func.count()).where(ApiKey.user_id == user.id, ApiKey.is_active.is_(True))
+        )
+        or 0
+    )
+    return ok(
+        OnboardingStatus(
+            has_metric_configs=configs > 0,
+            metric_configs_count=configs,
+            has_api_key=keys > 0,
+            onboarding_completed_at=user.onboarding_completed_at,
+            is_setup_complete=configs > 0 and keys > 0,
+        )
+    )
+
+
+@router.post("/onboarding-complete", response_model=Envelope[OnboardingStatus])
+def onboarding_complete(user: CurrentUser, session: SessionDep) -> Envelope[OnboardingStatus]:
+    mark_onboarded(session, user)
+    return onboarding_status(user, session)
+
+
+def mark_onboarded(session: Session, user: User) -> None:
+    if user.onboarding_completed_at is None:
+        user.onboarding_completed_at = utcnow()
+        session.commit()
 
 
 __all__ = ["router"]

@@ -16,6 +16,7 @@ from promkit.tracker.apikeys import generate_key, key_hash, looks_like_key
 from promkit.tracker.deps import ContextDep, CurrentUser, SessionDep
 from promkit.tracker.envelope import Envelope, ok
 from promkit.tracker.models import ApiKey, MetricDefinition
+from promkit.tracker.routes.auth import mark_onboarded
 from promkit.tracker.routes.tracker_script import base_url
 from promkit.tracker.snippet import snippet, wrappers
 
@@ -84,6 +85,7 @@ def generate(
         .where(MetricDefinition.user_id == user.id)
         .order_by(MetricDefinition.metric_name)
     )
+    mark_onboarded(session, user)
     wrapped = wrappers(code)
     note = "Paste the html snippet before </body>. Only active metric configs are tracked."
     if created:

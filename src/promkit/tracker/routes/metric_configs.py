@@ -6,10 +6,11 @@ or buckets resets its stored series (old samples would not fit the new shape).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Header, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from promkit.core.errors import ConflictError, NotFoundError, UsageError
 from promkit.tracker.deps import ContextDep, CurrentUser, SessionDep
 from promkit.tracker.envelope import Envelope, ok
+from promkit.tracker.ingestion import key_info
 from promkit.tracker.models import MetricDefinition, Series, User
 from promkit.tracker.naming import (
     DEFAULT_BUCKETS,
@@ -168,6 +170,32 @@ def list_configs(user: CurrentUser, session: SessionDep) -> Envelope[list[Metric
         .order_by(MetricDefinition.created_at.desc(), MetricDefinition.id.desc())
     )
     return ok([MetricConfigPublic.model_validate(r) for r in rows])
+
+
+class KeyedDefinition(BaseModel):
+    type: MetricType
+    labels: dict[str, str | None]
+
+
+@router.get("/by-api-key", response_model=Envelope[dict[str, KeyedDefinition]])
+async def by_api_key(
+    request: Request,
+    ctx: ContextDep,
+    x_api_key: Annotated[str | None, Header(max_length=200)] = None,
+    api_key: Annotated[str | None, Query(max_length=200)] = None,
+) -> Envelope[dict[str, KeyedDefinition]]:
+    """The key owner's active metrics for SDKs: ``{metric_name: {type, labels}}``."""
+    info = await key_info(ctx, x_api_key or api_key, request.headers.get("origin"))
+    definitions = ctx.catalog.cached_definitions(info.user_id)
+    if definitions is None:
+        definitions = await asyncio.to_thread(ctx.catalog.load_definitions, info.user_id)
+    return ok(
+        {
+            d.metric_name: KeyedDefinition(type=d.metric_type, labels=dict(d.labels))
+            for d in definitions.values()
+            if d.status == "active"
+        }
+    )
 
 
 @router.get("/{config_id}", response_model=Envelope[MetricConfigPublic])
