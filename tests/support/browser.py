@@ -40,6 +40,7 @@ from playwright.sync_api import (
     ViewportSize,
     sync_playwright,
 )
+from playwright.sync_api._context_manager import PlaywrightContextManager
 from starlette.types import ASGIApp
 
 from support.servers import IN_CI, ServerUnavailable
@@ -161,23 +162,59 @@ def _unavailable(exc: Exception) -> None:
     pytest.skip(f"browser unavailable: {exc}")
 
 
+class _Shared:
+    """One Playwright driver and one Chromium per test process, shared by reference count.
+
+    Every module that imports the fixtures gets its own copy of each session fixture, and
+    Playwright's sync API refuses a second driver while one runs ("using Playwright Sync API
+    inside the asyncio loop"); so the copies share one driver and one browser here, and the
+    last copy to be torn down closes them.
+    """
+
+    manager: PlaywrightContextManager | None = None
+    playwright: Playwright | None = None
+    browser: Browser | None = None
+    playwright_users = 0
+    browser_users = 0
+
+
+def _acquire_playwright() -> Playwright:
+    if _Shared.playwright is None:
+        _Shared.manager = sync_playwright()
+        _Shared.playwright = _Shared.manager.start()
+    _Shared.playwright_users += 1
+    return _Shared.playwright
+
+
+def _release_playwright() -> None:
+    _Shared.playwright_users -= 1
+    if _Shared.playwright_users == 0 and _Shared.playwright is not None:
+        _Shared.playwright.stop()
+        _Shared.playwright = _Shared.manager = None
+
+
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[Playwright]:
-    with sync_playwright() as pw:
-        yield pw
+    yield _acquire_playwright()
+    _release_playwright()
 
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    try:
-        instance = playwright_instance.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
-    except Exception as exc:  # missing binary or a launch failure
-        _unavailable(exc)
-        raise
-    yield instance
-    instance.close()
+    if _Shared.browser is None:
+        try:
+            _Shared.browser = playwright_instance.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
+            )
+        except Exception as exc:  # missing binary or a launch failure
+            _unavailable(exc)
+            raise
+    _Shared.browser_users += 1
+    yield _Shared.browser
+    _Shared.browser_users -= 1
+    if _Shared.browser_users == 0:
+        _Shared.browser.close()
+        _Shared.browser = None
 
 
 @pytest.fixture(scope="session")
