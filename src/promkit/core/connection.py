@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -404,6 +405,14 @@ class Connection:
             follow_redirects=True,
             transport=transport,
         )
+
+
+def scrub_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every non-empty secret replaced by ``***``, longest first (so a
+    secret that contains another is hidden whole)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _secret(value: SecretStr | None) -> str:

@@ -17,6 +17,11 @@ Retries: 429, 5xx and network errors are retried with capped exponential backoff
 jitter (``Retry-After`` is honoured up to the cap); any other 4xx is never retried: it is
 counted by status and the server's message is kept. Failures never raise: callers read
 ``stats()`` and decide (``fire`` turns a failure ratio into an exit code).
+
+Secrets: servers echo credentials in their refusals (vmauth quotes a refused bearer token or
+base64 Basic pair in its 400 body), so every stored message and error text is scrubbed of the
+connection's ``secrets`` before it is kept (and before it is cut to length, so no prefix of a
+secret survives either).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from promkit.core.connection import scrub_secrets
 from promkit.core.errors import DataError, UsageError
 from promkit.core.remote_write_pb import (
     STALE_NAN,
@@ -149,9 +155,10 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 class _Counters:
     """Mutable counters shared by the workers, guarded by one lock."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, secrets: Iterable[str] = ()) -> None:
         self.lock = threading.Lock()
         self.rng = rng
+        self.secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
         self.values: dict[str, int] = dict.fromkeys(
             (
                 "series",
@@ -188,7 +195,7 @@ class _Counters:
     def fail(self, key: str, message: str, samples: int) -> None:
         with self.lock:
             self.failures[key] = self.failures.get(key, 0) + 1
-            self.messages[key] = message[:_MAX_MESSAGE]
+            self.messages[key] = scrub_secrets(message, self.secrets)[:_MAX_MESSAGE]
             self.values["samples_failed"] += samples
             self.values["requests_failed"] += 1
 
@@ -198,7 +205,9 @@ class RemoteWriteSender:
 
     ``client``: an ``httpx.Client`` carrying auth/TLS (not closed here); without one the
     sender makes its own from ``headers`` and ``timeout``. ``rate_limit(samples)`` is
-    called before a batch's first attempt and may block (a token bucket).
+    called before a batch's first attempt and may block (a token bucket). ``secrets``: the
+    credential strings the requests carry (``Connection.secrets()`` plus any secret header
+    values); they are replaced by ``***`` in every message ``stats()`` reports.
     """
 
     def __init__(
@@ -214,6 +223,7 @@ class RemoteWriteSender:
         timeout: float = 30.0,
         queue_depth: int = 2,
         seed: int | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -234,7 +244,8 @@ class RemoteWriteSender:
             timeout=timeout,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
-        self._counters = _Counters(random.Random(seed))  # noqa: S311 (jitter, not crypto)
+        rng = random.Random(seed)  # noqa: S311 (jitter, not crypto)
+        self._counters = _Counters(rng, secrets)
         self._abort = threading.Event()
         self._error: BaseException | None = None
         self._lock = threading.Lock()

@@ -31,7 +31,7 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
-from promkit.core.connection import VMSELECT_HINT, Connection, PathKind
+from promkit.core.connection import VMSELECT_HINT, Connection, PathKind, scrub_secrets
 from promkit.core.errors import (
     AuthError,
     ConnectError,
@@ -161,9 +161,7 @@ class TSDBClient:
     # ------------------------------------------------------------------ plumbing
     def scrub(self, text: str) -> str:
         """``text`` with every secret of the connection replaced by ``***``."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub_secrets(text, self._secrets)
 
     def _transport_error(self, exc: httpx.HTTPError, url: str, what: str) -> PromkitError:
         where = self.conn.origin

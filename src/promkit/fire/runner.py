@@ -8,7 +8,6 @@ returns a result, so the summary is always printed.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -106,6 +105,7 @@ def make_sender(config: FireConfig, rate_limit: Callable[[int], None] | None) ->
         ),
         rate_limit=rate_limit,
         timeout=config.target.timeout,
+        secrets=target_secrets(config),
     )
 
 
@@ -114,18 +114,6 @@ def target_secrets(config: FireConfig) -> list[str]:
     secrets = connection_for(config.target).secrets()
     secrets += [v for k, v in config.target.all_headers().items() if k in config.target.headers_env]
     return sorted({s for s in secrets if s}, key=len, reverse=True)
-
-
-def scrub_stats(stats: SenderStats, secrets: list[str]) -> SenderStats:
-    """``stats`` with every secret in the servers' failure messages replaced by ``***``."""
-    if not secrets or not stats.messages:
-        return stats
-    messages = {}
-    for key, text in stats.messages.items():
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        messages[key] = text
-    return dataclasses.replace(stats, messages=messages)
 
 
 def open_source(config: FireConfig) -> SeriesSource:
@@ -227,7 +215,6 @@ class FireRunner:
         if gate.first is not None:
             result.send_seconds = time.monotonic() - gate.first
             result.send_window = (gate.first_wall, gate.first_wall + result.send_seconds)
-        result.stats = scrub_stats(result.stats, target_secrets(self.config))
         if self.bucket is not None:
             result.rate_limited_seconds = self.bucket.waited
         result.bad_lines = self.source.decode.bad_lines

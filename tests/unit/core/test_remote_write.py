@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 import threading
@@ -19,6 +20,7 @@ from google.protobuf import (  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promkit.core.connection import Connection, ConnectionConfig
 from promkit.core.errors import DataError, UsageError
 from promkit.core.remote_write import (
     REMOTE_WRITE_HEADERS,
@@ -407,3 +409,64 @@ def test_sender_rejects_bad_urls(url: str) -> None:
     with pytest.raises(UsageError) as info:
         RemoteWriteSender(url)
     assert info.value.hint
+
+
+def _echo_auth(request: httpx.Request) -> httpx.Response:
+    """vmauth-like: a refused request gets its credentials quoted back in the 400 body."""
+    auth = request.headers.get("Authorization", "")
+    return httpx.Response(400, text=f'cannot authorize request with auth tokens ["{auth}"]')
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"type": "bearer", "token": "tok-s3cr3t-value"},
+        {"type": "basic", "username": "bob", "password": "hunter2-long-password"},
+    ],
+)
+def test_sender_scrubs_echoed_credentials_from_messages(auth: dict[str, str]) -> None:
+    conn = Connection.from_config(
+        ConnectionConfig.model_validate({"url": "http://vmauth:8427", "auth": auth})
+    )
+    secrets = conn.secrets()
+    with (
+        conn.client(transport=httpx.MockTransport(_echo_auth)) as client,
+        RemoteWriteSender(URL, client=client, retry=FAST, secrets=secrets) as sender,
+    ):
+        sender.add(series(1, 3))
+    stats = sender.stats()
+    assert stats.failures == {"400": 1}
+    assert "***" in stats.messages["400"]  # the echo arrived, and was scrubbed
+    dumped = repr(stats) + json.dumps(stats.to_dict())
+    for secret in [*secrets, *auth.values()]:
+        if len(secret) > 8:  # "bearer"/"basic"/"bob" are no secrets
+            assert secret not in dumped
+
+
+def test_sender_scrubs_before_cutting_long_messages() -> None:
+    """A secret straddling the length cap must not leave its prefix behind."""
+    secret = "S" * 40
+    text = "x" * 480 + secret
+
+    def network_or_400(n: int) -> httpx.Response | Exception:
+        if n == 1:
+            return httpx.ConnectError(f"proxy refused {secret}")
+        return httpx.Response(400, text=text)
+
+    server = Server(network_or_400)
+    with (
+        server.client() as client,
+        RemoteWriteSender(
+            URL,
+            client=client,
+            concurrency=1,
+            batch_samples=1,
+            retry=RetryPolicy(max_attempts=1),
+            secrets=["", secret],
+        ) as sender,
+    ):
+        sender.add(series(1, 2))
+    messages = sender.stats().messages
+    assert set(messages) == {"network", "400"}
+    assert messages["400"] == "x" * 480 + "***"
+    assert "S" not in messages["network"].replace("ConnectError", "")

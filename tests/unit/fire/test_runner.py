@@ -223,14 +223,29 @@ def test_replica_labels_are_sorted_labels() -> None:
     assert list(sink.added[0].labels) == ["__name__", "aaa", "instance"]
 
 
-def test_scrub_stats_hides_echoed_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    from promkit.fire.runner import scrub_stats, target_secrets
+def test_sender_hides_echoed_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fire hands the target's secrets to the sender, which scrubs the server's messages."""
+    import httpx
 
+    from promkit.core.connection import Connection
+    from promkit.fire.runner import make_sender
+
+    def vmauth(request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        return httpx.Response(400, text=f'cannot find the provided auth token "Bearer {token}"')
+
+    real_client = Connection.client
+    monkeypatch.setattr(
+        Connection,
+        "client",
+        lambda self, transport=None: real_client(self, transport=httpx.MockTransport(vmauth)),
+    )
     monkeypatch.setenv("FIRE_T", "tok-123")
     cfg = config(target={"url": "http://dst:2/api/v1/write", "bearer_token_env": "FIRE_T"})
-    stats = SenderStats(messages={"400": 'cannot find the provided auth token "Bearer tok-123"'})
-    clean = scrub_stats(stats, target_secrets(cfg))
-    assert clean.messages["400"] == 'cannot find the provided auth token "Bearer ***"'
+    sender = make_sender(cfg, None)
+    sender.add(series("up", "a", [NOW_MS]))
+    stats = sender.close()
+    assert stats.messages["400"] == 'cannot find the provided auth token "Bearer ***"'
 
 
 def test_run_source_failure_mid_stream_still_sends_and_reports() -> None:
