@@ -3,7 +3,7 @@
 # Idempotent: a second run with everything present does nothing and touches no network.
 set -euo pipefail
 
-PACKAGES=(victoria-metrics prometheus postgresql docker.io busybox-static chromium)
+PACKAGES=(victoria-metrics prometheus postgresql docker.io busybox-static chromium redis-server wrk)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
