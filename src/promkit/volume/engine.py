@@ -260,7 +260,10 @@ def read_volume(container: Any) -> Generator[bytes, None, None]:
         try:
             api._raise_for_status(response)
             api._disable_socket_timeout(api._get_raw_response_socket(response))
-            yield from response.iter_content(PIECE, False)
+            # raw.read(n) de-chunks and returns full 1 MiB pieces (iter_content yields the
+            # engine's ~32 KiB HTTP chunks: 30x more Python work per byte downstream).
+            while piece := response.raw.read(PIECE, decode_content=False):
+                yield piece
         finally:
             response.close()
 
