@@ -7,7 +7,7 @@ PYTEST := $(BIN)/pytest
 # Integration and e2e suites may be pointed at a subset: make test-integration K=vm
 K ?=
 
-.PHONY: setup run test system-deps lint format test-unit test-integration test-e2e bench clean
+.PHONY: setup run test system-deps lint format test-unit test-integration test-e2e bench clean docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: system-deps setup lint
 
 bench: setup system-deps
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# docs/cli.md and docs/exit-codes.md are generated from the CLI; tests/unit/test_docs.py checks them.
+docs: setup
+	$(BIN)/python scripts/gen_cli_docs.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
