@@ -115,10 +115,13 @@ def _words(line: str) -> list[str]:
     lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     words: list[str] = []
-    for word in lexer:
-        if word and set(word) <= set("();<>|&"):
-            break
-        words.append(word)
+    try:
+        for word in lexer:
+            if word and set(word) <= set("();<>|&"):
+                break
+            words.append(word)
+    except ValueError:  # unbalanced quotes: prose in a code block, not a command
+        return []
     while words and "=" in words[0] and not words[0].startswith("-"):
         words.pop(0)
     return words
@@ -162,6 +165,29 @@ def _option(command: Any, ctx: typer.Context, name: str) -> TyperOption | None:
     return None
 
 
+def help_examples() -> list[tuple[str, str]]:
+    """(command path, line) for every ``promkit ...`` line in a command's help text."""
+    root = gen.root_command()
+    examples: list[tuple[str, str]] = []
+    pending = [(root, gen.root_context(root))]
+    while pending:
+        command, ctx = pending.pop(0)
+        for line in (command.help or "").splitlines():
+            words = _words(line.strip())
+            if words and words[0] in PROGRAMS:
+                examples.append((ctx.command_path, line.strip()))
+        if isinstance(command, TyperGroup):
+            pending += gen.subcommands(command, ctx)
+    return examples
+
+
+def test_docs_help_examples_name_existing_commands_and_flags() -> None:
+    examples = help_examples()
+    assert examples
+    problems = {f"{path}: {line}": command_problems(_words(line)) for path, line in examples}
+    assert {k: v for k, v in problems.items() if v} == {}
+
+
 def test_docs_readme_has_promkit_commands() -> None:
     assert readme_commands(README.read_text(encoding="utf-8"))
 
@@ -195,6 +221,8 @@ def test_docs_readme_commands_parse_shell_lines() -> None:
             "    --stdout > lines.jsonl",
             "VM_PASSWORD=x .venv/bin/promkit gather validate --url=http://a --json | jq .",
             "promkit --version && promkit volume --help",
+            'echo "it\'s prose" > /dev/null',
+            "echo 'unbalanced",
             "```",
             "promkit outside a block",
         ]
