@@ -46,6 +46,9 @@ __all__ = [
 ]
 
 
+IMPORT_MARKER = b"<!-- promkit:import-wizard -->"
+
+
 class HealthResponse(BaseModel):
     status: str
     version: str
@@ -80,7 +83,8 @@ def create_app(
     )
     closed = False
     assets = load_static("promkit.bundle")
-    index = assets["index.html"].body
+    # the import wizard's markup lives in its own file, spliced into the one page
+    index = assets["index.html"].body.replace(IMPORT_MARKER, assets["import.html"].body)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from promkit.bundle.routes import connection, discovery, download, export, sample
+from promkit.bundle.routes import (
+    connection,
+    discovery,
+    download,
+    export,
+    import_bundles,
+    import_jobs,
+    sample,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     connection.router,
@@ -12,6 +20,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     sample.router,
     export.router,
     download.router,
+    import_bundles.router,
+    import_jobs.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -75,10 +75,16 @@ class ConsoleSettings:
     staging_dir: Path | None = None  # default: <output_dir>/.staging
     job_concurrency: int = 2
     job_retention_s: float = 1800.0
+    max_upload_bytes: int = 8 << 30  # bundles uploaded to the import wizard
 
     @property
     def staging_root(self) -> Path:
         return self.staging_dir if self.staging_dir is not None else self.output_dir / ".staging"
+
+    @property
+    def upload_root(self) -> Path:
+        """Where the import wizard keeps uploaded bundles (one folder per upload)."""
+        return self.staging_root / "uploads"
 
 
 @dataclass

@@ -3,6 +3,11 @@
 
 const TOKEN = document.querySelector('meta[name="promkit-session"]')?.content ?? "";
 
+// Headers that authorise a request to the console (for callers that cannot use api()).
+export function sessionHeaders() {
+  return { "X-Promkit-Token": TOKEN };
+}
+
 export class ApiError extends Error {
   constructor(message, { status = 0, hint = null, details = {} } = {}) {
     super(message);

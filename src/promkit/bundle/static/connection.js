@@ -117,21 +117,27 @@ function localProblem(connection) {
 }
 
 // onResult(connection | null): the validated connection, or null when it is not (any more).
+// The card is shared by the gather and import wizards: every outcome is also dispatched on
+// the form as a "promkit:connection" event ({connection, result}) for the other listeners.
 export function setupConnection(onResult) {
   const form = $("connection-form");
+  const report = (connection, result = null) => {
+    onResult(connection, result);
+    form.dispatchEvent(new CustomEvent("promkit:connection", { detail: { connection, result } }));
+  };
   $("auth-type").addEventListener("change", showAuthFields);
   $("tls-verify").addEventListener("change", () => {
     $("tls-warning").hidden = $("tls-verify").checked;
   });
   // Any edit invalidates an earlier successful test.
-  form.addEventListener("input", () => onResult(null));
-  form.addEventListener("change", () => onResult(null));
+  form.addEventListener("input", () => report(null));
+  form.addEventListener("change", () => report(null));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = $("test-button");
     const busy = $("busy");
     const connection = readConnection();
-    onResult(null);
+    report(null);
     const problem = localProblem(connection);
     if (problem) {
       renderFailure(new ApiError(problem[0], { hint: "Fill in the highlighted field." }));
@@ -144,7 +150,7 @@ export function setupConnection(onResult) {
     try {
       const result = await api("/api/validate", { method: "POST", body: { connection } });
       renderSuccess(result);
-      onResult(connection, result);
+      report(connection, result);
     } catch (err) {
       renderFailure(err instanceof ApiError ? err : new ApiError(String(err)));
     } finally {
