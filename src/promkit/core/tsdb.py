@@ -4,16 +4,8 @@
 transport or HTTP failure becomes a ``PromkitError`` with a hint; upstream text is scrubbed
 of the connection's secrets before it reaches a message or a log line.
 
-Flavour detection (``validate``) uses signals observed on the real binaries:
-- vmauth serves its own ``/metrics`` (``vmauth_*`` series) whatever its routes are, answers
-  401 ``missing `Authorization` request header`` without credentials and 400 ``cannot find
-  the provided auth token`` for wrong ones; proxied answers carry a second
-  ``X-Server-Hostname`` header;
-- VictoriaMetrics exposes ``vm_app_version`` (empty version labels in Debian's 1.79 build)
-  and, on single-node, storage series such as ``vm_rows``; vmselect lives under
-  ``/select/<tenant>/prometheus``;
-- Prometheus answers ``/api/v1/status/buildinfo`` with its version and exposes
-  ``prometheus_build_info``.
+``validate`` makes the requests; which server answered is decided by
+``promkit.core.flavour`` (its docstring lists the signals).
 """
 
 from __future__ import annotations
@@ -22,14 +14,12 @@ import logging
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from enum import StrEnum
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote as urlquote
 
 import httpx
 import orjson
-from pydantic import BaseModel
 
 from promkit.core.connection import VMSELECT_HINT, Connection, PathKind, scrub_secrets
 from promkit.core.errors import (
@@ -41,57 +31,21 @@ from promkit.core.errors import (
     UpstreamError,
     UsageError,
 )
+from promkit.core.flavour import (
+    Attempt,
+    Flavour,
+    ValidationResult,
+    buildinfo_flavour,
+    metrics_flavour,
+    parse_labels,
+    validation_result,
+)
 from promkit.core.promql import validate_label_name
 
 log = logging.getLogger("promkit.tsdb")
 
 EXPORT_CHUNK = 1 << 20
 _VM_ERROR_PREFIX = re.compile(r'remoteAddr: "[^"]*"; requestURI: \S*; ?')
-_LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
-
-
-class Flavour(StrEnum):
-    VMSINGLE = "vmsingle"
-    VMSELECT = "vmselect"
-    VMAUTH = "vmauth"
-    PROMETHEUS = "prometheus"
-    UNKNOWN = "unknown"
-
-
-_FLAVOUR_NAMES = {
-    Flavour.VMSINGLE: "VictoriaMetrics single-node",
-    Flavour.VMSELECT: "VictoriaMetrics cluster (vmselect)",
-    Flavour.VMAUTH: "vmauth (VictoriaMetrics auth proxy)",
-    Flavour.PROMETHEUS: "Prometheus",
-    Flavour.UNKNOWN: "Prometheus-compatible API",
-}
-
-
-class Attempt(BaseModel):
-    endpoint: str
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-
-
-class ValidationResult(BaseModel):
-    flavour: Flavour
-    version: str | None
-    endpoint: str
-    api_base_path: str
-    tenant_id: str | None
-    attempts: list[Attempt]
-    message: str
-    export_endpoint: str | None = None
-    import_endpoint: str | None = None
-
-
-def parse_labels(text: str) -> dict[str, str]:
-    """Labels of one exposition-format line's ``{...}`` part (escapes undone)."""
-    out: dict[str, str] = {}
-    for name, raw in _LABEL_PAIR.findall(text):
-        out[name] = raw.replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\")
-    return out
 
 
 def _ts(value: float) -> str:
@@ -453,77 +407,15 @@ class TSDBClient:
         proxied = len(probe.headers.get_list("x-server-hostname")) >= 2
         vm_header = "x-server-hostname" in probe.headers
 
-        flavour, version = Flavour.UNKNOWN, None
         metrics = attempt("GET", self.conn.origin + "/metrics", "metrics")
         text = metrics.text if metrics is not None and metrics.status_code == 200 else ""
-        families = _families(text)
-        if "vmauth_http_requests_total" in families or any(
-            f.startswith("vmauth_") for f in families
-        ):
-            flavour = Flavour.VMAUTH
-        elif "vm_app_version" in families:
-            storage = "vm_rows" in families or "vm_data_size_bytes" in families
-            flavour = Flavour.VMSELECT if self.conn.is_cluster or not storage else Flavour.VMSINGLE
-        elif "prometheus_build_info" in families:
-            flavour = Flavour.PROMETHEUS
-        elif proxied:
-            flavour = Flavour.VMAUTH
-        elif vm_header:
-            flavour = Flavour.VMSELECT if self.conn.is_cluster else Flavour.VMSINGLE
-        if flavour in (Flavour.VMAUTH, Flavour.VMSINGLE, Flavour.VMSELECT):
-            labels = _first_labels(text, "vm_app_version")
-            version = labels.get("short_version") or labels.get("version") or None
-        elif flavour is Flavour.PROMETHEUS:
-            version = _first_labels(text, "prometheus_build_info").get("version") or None
+        flavour, version = metrics_flavour(
+            text, proxied=proxied, vm_header=vm_header, is_cluster=self.conn.is_cluster
+        )
         if flavour in (Flavour.PROMETHEUS, Flavour.UNKNOWN):
             info = attempt("GET", self.conn.api_url("status/buildinfo"), "buildinfo")
-            data = _json_data(info)
-            if data.get("version") and ("revision" in data or "goVersion" in data):
-                flavour = Flavour.PROMETHEUS
-                version = version or str(data["version"])
-
-        shown_version = version or "(version unknown: the server does not report it)"
-        message = f"{_FLAVOUR_NAMES[flavour]} {shown_version} at {self.conn.display_url}"
-        if self.conn.tenant_id is not None:
-            message += f", tenant {self.conn.tenant_id}"
-        return ValidationResult(
-            flavour=flavour,
-            version=version,
-            endpoint=self.conn.display_url,
-            api_base_path=self.conn.base_path,
-            tenant_id=self.conn.tenant_id,
-            attempts=attempts,
-            message=message,
-            export_endpoint=None if flavour is Flavour.PROMETHEUS else self.conn.export_base_url,
-            import_endpoint=None if flavour is Flavour.PROMETHEUS else self.conn.import_base_url,
-        )
-
-
-def _families(text: str) -> set[str]:
-    names: set[str] = set()
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            end = min((i for i in (line.find("{"), line.find(" ")) if i >= 0), default=len(line))
-            names.add(line[:end])
-    return names
-
-
-def _first_labels(text: str, family: str) -> dict[str, str]:
-    for line in text.splitlines():
-        if line.startswith(family + "{"):
-            return parse_labels(line[len(family) : line.rfind("}") + 1])
-    return {}
-
-
-def _json_data(response: httpx.Response | None) -> dict[str, Any]:
-    if response is None or response.status_code != 200:
-        return {}
-    try:
-        doc = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-    data = doc.get("data") if isinstance(doc, dict) else None
-    return data if isinstance(data, dict) else {}
+            flavour, version = buildinfo_flavour(flavour, version, info)
+        return validation_result(self.conn, flavour, version, attempts)
 
 
 def _result(data: Any) -> list[dict[str, Any]]:
