@@ -22,7 +22,7 @@ from promkit.bundle.routes.import_bundles import ImportOptionsIn, limits_for, op
 from promkit.bundle.upload import ImportPlan, ImportResult, import_runner
 from promkit.core.connection import Connection
 from promkit.core.errors import NotFoundError
-from promkit.core.jobs import JobSnapshot
+from promkit.core.jobs import JobSnapshot, JobState
 
 __all__ = ["ImportJobRef", "ImportStartRequest", "ImportStatus", "router"]
 
@@ -38,6 +38,10 @@ ERRORS = error_responses(
 )
 JOB_ID = r"^[A-Za-z0-9_.-]{1,128}$"
 KIND = "import"
+RESUME_HINT = (
+    "fix the cause (target, credentials, network), then resume: the import continues after "
+    "the last chunk the target acknowledged"
+)
 
 
 class ImportStartRequest(ImportOptionsIn):
@@ -66,6 +70,8 @@ def _status(snap: JobSnapshot, bundle_name: str | None = None) -> ImportStatus:
     raw = data.pop("result")
     result = ImportResult.model_validate(raw) if raw else None
     name = bundle_name or (result.bundle.rsplit("/", 1)[-1] if result else None)
+    if snap.state is JobState.FAILED and not data.get("hint"):
+        data["hint"] = RESUME_HINT
     return ImportStatus(**data, result=result, bundle_name=name)
 
 
@@ -87,9 +93,10 @@ def build_plan(console: Console, body: ImportStartRequest) -> ImportPlan:
 
 @router.post("/api/import/start", response_model=ImportStatus, responses=ERRORS)
 def import_start(body: ImportStartRequest, console: ConsoleDep) -> ImportStatus:
-    """Start importing the bundle; poll ``/api/import/status?id=<job_id>``."""
+    """Check the target answers, then start importing; poll ``/api/import/status?id=<id>``."""
     reader = open_by_id(console, body.bundle_id)
     plan = build_plan(console, body)
+    console.validator(body.connection)  # wrong credentials or URL fail here, not in the job
     conn = Connection.from_config(body.connection)
     snap = console.jobs.submit(KIND, import_runner(reader, conn, plan))
     return _status(snap, reader.info.path.name)
