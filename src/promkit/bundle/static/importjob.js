@@ -114,14 +114,20 @@ export class ImportJob {
     bar.setAttribute("aria-valuetext", pct);
     const chunks = job.total_windows ? ` · ${job.completed_windows} / ${job.total_windows} chunks` : "";
     $("imp-run-title").textContent = TITLES[job.state] ?? job.state;
-    $("imp-run-text").textContent = job.state === "canceled"
-      ? `Stopped at ${pct}${chunks}. Resume continues after the last chunk the target acknowledged.`
-      : `${pct}${chunks}`;
+    const sent = job.state === "running" && job.total_windows > 0 &&
+      job.completed_windows >= job.total_windows;
+    let text = `${pct}${chunks}`;
+    if (job.state === "canceled") {
+      text = `Stopped at ${pct}${chunks}. Resume continues after the last chunk the target acknowledged.`;
+    } else if (sent) {
+      text = `${pct}${chunks}. Everything is sent; checking that the target shows it…`;
+    }
+    $("imp-run-text").textContent = text;
     const facts = $("imp-run-facts");
     clear(facts);
     addFact(facts, "State", job.state);
     addFact(facts, "Samples sent", formatNumber(job.samples));
-    if (active) addFact(facts, "Time left", formatSeconds(job.eta_seconds));
+    if (active && !sent) addFact(facts, "Time left", formatSeconds(job.eta_seconds));
     if (job.current_range) {
       addFact(facts, "Last chunk", `${stamp(job.current_range[0])} → ${stamp(job.current_range[1])}`);
     }
@@ -147,6 +153,7 @@ export class ImportJob {
           ? "Verified: the target shows what was sent."
           : "Not verified: the target does not show everything yet." }),
         el("p", { text: verification.message }),
+        el("p", { className: "muted", text: `Checked on the target for ${verification.waited_seconds} s.` }),
       );
     } else {
       verdict.append(el("p", { text: "The target was not checked (verification was off)." }));
