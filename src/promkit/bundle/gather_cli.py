@@ -61,7 +61,7 @@ from promkit.bundle.gather_options import (
     tsdb_client,
 )
 from promkit.bundle.preview import MAX_PREVIEW, build_preview
-from promkit.core.connection import ConnectionConfig
+from promkit.core.connection_options import AuthFlags, connection_config
 from promkit.core.console import print_json, stderr
 from promkit.core.errors import (
     DataError,
@@ -108,26 +108,14 @@ def validate(
     from promkit.bundle.app import validate_with_tsdb
     from promkit.core.web import error_body
 
-    if insecure:
-        stderr.print("[yellow]warning:[/] TLS certificate checks are off (--insecure)")
     try:
-        auth = build_auth(
-            username=username,
-            password_env=password_env,
-            password_file=password_file,
-            bearer_token_env=bearer_token_env,
-            bearer_token_file=bearer_token_file,
-            header_name=header_name,
-            header_value_env=header_value_env,
-            header_value_file=header_value_file,
-        )
-        config = ConnectionConfig(
-            url=url,
-            tenant_id=tenant,
-            auth=auth,
-            skip_tls_verify=insecure,
+        config = connection_config(
+            url,
+            tenant=tenant,
+            insecure=insecure,
             ca_file=ca_file,
-            timeout_seconds=timeout,
+            timeout=timeout,
+            auth=AuthFlags.of(locals()),
         )
         result = validate_with_tsdb(config)
     except PromkitError as exc:

@@ -1,203 +1,47 @@
 """Options shared by the ``promkit gather`` commands, and flags → ``ExportRequest``.
 
-Secrets never come from argv (other users see it in ``ps``, shells keep it in history):
-they come from an environment variable, a file, or an interactive prompt.
+The connection/auth/TLS flags and ``build_auth`` are declared once in
+``promkit.core.connection_options`` (shared with ``promkit import``) and re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Annotated, Any
 
 import typer
-from pydantic import SecretStr
 from rich.markup import escape
 
 from promkit.bundle.config import ExportRequest, load_config, parse_request
-from promkit.core.connection import Auth, AuthType, Connection
-from promkit.core.console import read_secret, stderr
+from promkit.core.connection import Connection
+from promkit.core.connection_options import (
+    PANEL_AUTH,
+    PANEL_CONNECTION,
+    AuthFlags,
+    BearerEnvOpt,
+    BearerFileOpt,
+    CaFileOpt,
+    HeaderEnvOpt,
+    HeaderFileOpt,
+    HeaderNameOpt,
+    InsecureOpt,
+    PasswordEnvOpt,
+    PasswordFileOpt,
+    TenantOpt,
+    UsernameOpt,
+    build_auth,
+)
+from promkit.core.console import stderr
 from promkit.core.errors import UsageError
 from promkit.core.tsdb import TSDBClient
-
-PANEL_AUTH = "Authentication (secrets: env var, file or prompt; never argv)"
-PANEL_CONNECTION = "Connection"
 
 URL_HELP = "Server URL, e.g. http://localhost:8428 or http://vmselect:8481/select/0/prometheus."
 TIMEOUT_HELP = "Seconds of inactivity allowed per request step (never a cap on a whole stream)."
 
-UsernameOpt = Annotated[
-    str | None, typer.Option("--username", help="Basic-auth user.", rich_help_panel=PANEL_AUTH)
-]
-PasswordEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--password-env",
-        metavar="VAR",
-        help="Env var with the password.",
-        rich_help_panel=PANEL_AUTH,
-    ),
-]
-PasswordFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--password-file",
-        metavar="FILE",
-        help="File with the password.",
-        rich_help_panel=PANEL_AUTH,
-    ),
-]
-BearerEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--bearer-token-env",
-        metavar="VAR",
-        help="Env var with a bearer token.",
-        rich_help_panel=PANEL_AUTH,
-    ),
-]
-BearerFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--bearer-token-file",
-        metavar="FILE",
-        help="File with a bearer token.",
-        rich_help_panel=PANEL_AUTH,
-    ),
-]
-HeaderNameOpt = Annotated[
-    str | None,
-    typer.Option("--header-name", help="Custom auth header name.", rich_help_panel=PANEL_AUTH),
-]
-HeaderEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--header-value-env",
-        metavar="VAR",
-        help="Env var with the header value.",
-        rich_help_panel=PANEL_AUTH,
-    ),
-]
-HeaderFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--header-value-file",
-        metavar="FILE",
-        help="File with the header value.",
-        rich_help_panel=PANEL_AUTH,
-    ),
-]
-TenantOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--tenant",
-        help="Cluster tenant: ACCOUNT or ACCOUNT:PROJECT.",
-        rich_help_panel=PANEL_CONNECTION,
-    ),
-]
-InsecureOpt = Annotated[
-    bool,
-    typer.Option(
-        "--insecure",
-        help="Skip TLS certificate checks (test servers only).",
-        rich_help_panel=PANEL_CONNECTION,
-    ),
-]
-CaFileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ca-file", help="PEM file with the CA to trust.", rich_help_panel=PANEL_CONNECTION
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-
-def _secret(
-    what: str, *, env: str | None, file: str | None, flag_env: str, flag_file: str
-) -> SecretStr:
-    """Read a secret the user asked for; fail with a hint when it is not there."""
-    if env and file:
-        raise UsageError(
-            f"{what}: give either {flag_env} or {flag_file}, not both",
-            hint=f"keep one source for the {what}",
-        )
-    if env and not os.environ.get(env):
-        raise UsageError(
-            f"{what}: environment variable {env} is not set or empty",
-            hint=f"export {env}=... first, or use {flag_file} FILE",
-        )
-    value = read_secret(env=env, file=file, prompt=what.capitalize())
-    if value is None:
-        raise UsageError(
-            f"no {what} given",
-            hint=f"pass {flag_env} VAR or {flag_file} FILE (or run in a terminal to be prompted)",
-        )
-    return value
-
-
-def build_auth(
-    *,
-    username: str | None,
-    password_env: str | None,
-    password_file: str | None,
-    bearer_token_env: str | None,
-    bearer_token_file: str | None,
-    header_name: str | None,
-    header_value_env: str | None,
-    header_value_file: str | None,
-) -> Auth:
-    """The ``Auth`` the flags describe (at most one kind)."""
-    kinds = [
-        name
-        for name, used in (
-            ("basic", bool(username or password_env or password_file)),
-            ("bearer", bool(bearer_token_env or bearer_token_file)),
-            ("header", bool(header_name or header_value_env or header_value_file)),
-        )
-        if used
-    ]
-    if len(kinds) > 1:
-        raise UsageError(
-            f"conflicting authentication flags: {' and '.join(kinds)}",
-            hint="use one of --username (basic), --bearer-token-* or --header-name",
-        )
-    if not kinds:
-        return Auth()
-    if kinds == ["basic"]:
-        if not username:
-            raise UsageError("a password was given without --username", hint="add --username NAME")
-        password = _secret(
-            "password",
-            env=password_env,
-            file=password_file,
-            flag_env="--password-env",
-            flag_file="--password-file",
-        )
-        return Auth(type=AuthType.BASIC, username=username, password=password)
-    if kinds == ["bearer"]:
-        token = _secret(
-            "bearer token",
-            env=bearer_token_env,
-            file=bearer_token_file,
-            flag_env="--bearer-token-env",
-            flag_file="--bearer-token-file",
-        )
-        return Auth(type=AuthType.BEARER, token=token)
-    if not header_name:
-        raise UsageError(
-            "a header value was given without --header-name", hint="add --header-name NAME"
-        )
-    value = _secret(
-        "header value",
-        env=header_value_env,
-        file=header_value_file,
-        flag_env="--header-value-env",
-        flag_file="--header-value-file",
-    )
-    return Auth(type=AuthType.HEADER, header_name=header_name, header_value=value)
 
 
 PANEL_SELECTION = "Selection"
@@ -346,19 +190,11 @@ class ConnFlags:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
+    def auth(self) -> AuthFlags:
+        return AuthFlags.of(asdict(self))
+
     def auth_given(self) -> bool:
-        return any(
-            (
-                self.username,
-                self.password_env,
-                self.password_file,
-                self.bearer_token_env,
-                self.bearer_token_file,
-                self.header_name,
-                self.header_value_env,
-                self.header_value_file,
-            )
-        )
+        return self.auth().given()
 
     def apply(self, base: dict[str, Any] | None) -> dict[str, Any]:
         """The connection dict: ``base`` (config file or resume state) overridden by flags."""
@@ -367,18 +203,9 @@ class ConnFlags:
             conn["url"] = self.url
         if not conn.get("url"):
             raise UsageError("no server URL", hint="pass --url URL or --config export.json")
-        if self.auth_given():
-            auth = build_auth(
-                username=self.username,
-                password_env=self.password_env,
-                password_file=self.password_file,
-                bearer_token_env=self.bearer_token_env,
-                bearer_token_file=self.bearer_token_file,
-                header_name=self.header_name,
-                header_value_env=self.header_value_env,
-                header_value_file=self.header_value_file,
-            )
-            conn["auth"] = auth.model_dump()
+        auth = self.auth()
+        if auth.given():
+            conn["auth"] = auth.build().model_dump()
         for key, value in (("tenant_id", self.tenant), ("ca_file", self.ca_file)):
             if value is not None:
                 conn[key] = value
@@ -480,3 +307,50 @@ def setup_logging(verbose: bool) -> None:
 def print_notes(notes: list[str]) -> None:
     for note in notes:
         stderr.print(f"[dim]note:[/] {escape(note)}")
+
+
+__all__ = [
+    "PANEL_AUTH",
+    "PANEL_CONNECTION",
+    "PANEL_OBFUSCATION",
+    "PANEL_OUTPUT",
+    "PANEL_SELECTION",
+    "TIMEOUT_HELP",
+    "URL_HELP",
+    "BearerEnvOpt",
+    "BearerFileOpt",
+    "CaFileOpt",
+    "ComponentOpt",
+    "ConfigOpt",
+    "ConnFlags",
+    "DropOpt",
+    "EndOpt",
+    "HeaderEnvOpt",
+    "HeaderFileOpt",
+    "HeaderNameOpt",
+    "InsecureOpt",
+    "JobOpt",
+    "JsonOpt",
+    "KeepInstanceOpt",
+    "KeepJobOpt",
+    "LabelOpt",
+    "ModeOpt",
+    "ObfuscateOpt",
+    "PasswordEnvOpt",
+    "PasswordFileOpt",
+    "QueryOpt",
+    "Selection",
+    "SelectorOpt",
+    "StartOpt",
+    "StepOpt",
+    "TenantOpt",
+    "TimeoutOpt",
+    "UrlOpt",
+    "UsernameOpt",
+    "VerboseOpt",
+    "build_auth",
+    "build_request",
+    "print_notes",
+    "setup_logging",
+    "tsdb_client",
+]

@@ -1,7 +1,8 @@
 """``promkit import``: preflight and replay of support bundles into VictoriaMetrics.
 
-Connection and auth flags are the ones of ``promkit gather`` (``build_auth`` is shared);
-secrets come from an environment variable, a file or a prompt, never from argv.
+Connection, auth and TLS flags are declared once in ``promkit.core.connection_options``
+(shared with ``promkit gather``); secrets come from an environment variable, a file or a
+prompt, never from argv.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from promkit.bundle.alignment import ShiftSpec, parse_label_edits
-from promkit.bundle.gather_cli import build_auth
 from promkit.bundle.preflight import (
     PreflightReport,
     TargetLimits,
@@ -32,7 +32,23 @@ from promkit.bundle.upload import (
     import_fingerprint,
     import_runner,
 )
-from promkit.core.connection import Connection, ConnectionConfig
+from promkit.core.connection import Connection
+from promkit.core.connection_options import (
+    PANEL_CONNECTION,
+    AuthFlags,
+    BearerEnvOpt,
+    BearerFileOpt,
+    CaFileOpt,
+    HeaderEnvOpt,
+    HeaderFileOpt,
+    HeaderNameOpt,
+    InsecureOpt,
+    PasswordEnvOpt,
+    PasswordFileOpt,
+    TenantOpt,
+    UsernameOpt,
+    connection_config,
+)
 from promkit.core.console import print_json, stderr
 from promkit.core.errors import CanceledError, PromkitError, UpstreamError
 from promkit.core.jobs import CHECKPOINT_NAME, JobManager, JobState
@@ -45,8 +61,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_AUTH = "Authentication (secrets: env var, file or prompt; never argv)"
-_CONN = "Connection"
 _DATA = "Data"
 
 Bundle = Annotated[Path, typer.Argument(help="Bundle .zip, .jsonl or .jsonl.gz file.")]
@@ -56,59 +70,12 @@ Url = Annotated[
         "--url",
         help="Target, e.g. http://localhost:8428, http://vminsert:8480/insert/0/prometheus or "
         "https://vmauth/1011/rw/prometheus.",
-        rich_help_panel=_CONN,
+        rich_help_panel=PANEL_CONNECTION,
     ),
-]
-Tenant = Annotated[
-    str | None,
-    typer.Option("--tenant", help="Tenant ACCOUNT[:PROJECT] (cluster).", rich_help_panel=_CONN),
-]
-Insecure = Annotated[
-    bool, typer.Option("--insecure", help="Skip TLS checks (test only).", rich_help_panel=_CONN)
-]
-CaFile = Annotated[
-    str | None, typer.Option("--ca-file", help="PEM CA to trust.", rich_help_panel=_CONN)
 ]
 Timeout = Annotated[
-    float, typer.Option("--timeout", min=0.1, help="Seconds per step.", rich_help_panel=_CONN)
-]
-Username = Annotated[
-    str | None, typer.Option("--username", help="Basic-auth user.", rich_help_panel=_AUTH)
-]
-PasswordEnv = Annotated[
-    str | None,
-    typer.Option("--password-env", metavar="VAR", help="Env var: password.", rich_help_panel=_AUTH),
-]
-PasswordFile = Annotated[
-    str | None,
-    typer.Option("--password-file", metavar="FILE", help="Password file.", rich_help_panel=_AUTH),
-]
-TokenEnv = Annotated[
-    str | None,
-    typer.Option(
-        "--bearer-token-env", metavar="VAR", help="Env var: bearer token.", rich_help_panel=_AUTH
-    ),
-]
-TokenFile = Annotated[
-    str | None,
-    typer.Option(
-        "--bearer-token-file", metavar="FILE", help="Bearer token file.", rich_help_panel=_AUTH
-    ),
-]
-HeaderName = Annotated[
-    str | None, typer.Option("--header-name", help="Auth header name.", rich_help_panel=_AUTH)
-]
-HeaderEnv = Annotated[
-    str | None,
-    typer.Option(
-        "--header-value-env", metavar="VAR", help="Env var: header value.", rich_help_panel=_AUTH
-    ),
-]
-HeaderFile = Annotated[
-    str | None,
-    typer.Option(
-        "--header-value-file", metavar="FILE", help="Header value file.", rich_help_panel=_AUTH
-    ),
+    float,
+    typer.Option("--timeout", min=0.1, help="Seconds per step.", rich_help_panel=PANEL_CONNECTION),
 ]
 Shift = Annotated[
     str,
@@ -148,19 +115,18 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON o
 
 
 def _connection(
-    url: str, tenant: str | None, insecure: bool, ca_file: str | None, timeout: float, **auth: Any
+    url: str,
+    tenant: str | None,
+    insecure: bool,
+    ca_file: str | None,
+    timeout: float,
+    auth: AuthFlags,
 ) -> Connection:
-    if insecure:
-        stderr.print("[yellow]warning:[/] TLS certificate checks are off (--insecure)")
-    config = ConnectionConfig(
-        url=url,
-        tenant_id=tenant,
-        auth=build_auth(**auth),
-        skip_tls_verify=insecure,
-        ca_file=ca_file,
-        timeout_seconds=timeout,
+    return Connection.from_config(
+        connection_config(
+            url, tenant=tenant, insecure=insecure, ca_file=ca_file, timeout=timeout, auth=auth
+        )
     )
-    return Connection.from_config(config)
 
 
 def _limits(conn: Connection | None, retention: str | None, max_labels: int | None) -> TargetLimits:
@@ -209,18 +175,18 @@ def preflight(
     drop_label: DropLabel = None,
     retention: Retention = None,
     max_labels: MaxLabels = None,
-    tenant: Tenant = None,
-    insecure: Insecure = False,
-    ca_file: CaFile = None,
+    tenant: TenantOpt = None,
+    insecure: InsecureOpt = False,
+    ca_file: CaFileOpt = None,
     timeout: Timeout = 30.0,
-    username: Username = None,
-    password_env: PasswordEnv = None,
-    password_file: PasswordFile = None,
-    bearer_token_env: TokenEnv = None,
-    bearer_token_file: TokenFile = None,
-    header_name: HeaderName = None,
-    header_value_env: HeaderEnv = None,
-    header_value_file: HeaderFile = None,
+    username: UsernameOpt = None,
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    bearer_token_env: BearerEnvOpt = None,
+    bearer_token_file: BearerFileOpt = None,
+    header_name: HeaderNameOpt = None,
+    header_value_env: HeaderEnvOpt = None,
+    header_value_file: HeaderFileOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Scan a bundle and tell what an import into the target would do (nothing is sent).
@@ -237,21 +203,7 @@ def preflight(
     spec = ShiftSpec.parse(shift, now_ms=now)
     conn = None
     if url:
-        conn = _connection(
-            url,
-            tenant,
-            insecure,
-            ca_file,
-            timeout,
-            username=username,
-            password_env=password_env,
-            password_file=password_file,
-            bearer_token_env=bearer_token_env,
-            bearer_token_file=bearer_token_file,
-            header_name=header_name,
-            header_value_env=header_value_env,
-            header_value_file=header_value_file,
-        )
+        conn = _connection(url, tenant, insecure, ca_file, timeout, AuthFlags.of(locals()))
     limits = _limits(conn, retention, max_labels)
     report = run_preflight(
         reader, limits=limits, shift=spec, add_labels=added, drop_labels=dropped, now_ms=now
@@ -309,23 +261,25 @@ def _print_result(r: ImportResult) -> None:
 @app.command()
 def run(
     bundle: Bundle,
-    url: Annotated[str, typer.Option("--url", help="Target URL.", rich_help_panel=_CONN)],
+    url: Annotated[
+        str, typer.Option("--url", help="Target URL.", rich_help_panel=PANEL_CONNECTION)
+    ],
     shift: Shift = "none",
     add_label: AddLabel = None,
     drop_label: DropLabel = None,
     retention: Retention = None,
-    tenant: Tenant = None,
-    insecure: Insecure = False,
-    ca_file: CaFile = None,
+    tenant: TenantOpt = None,
+    insecure: InsecureOpt = False,
+    ca_file: CaFileOpt = None,
     timeout: Timeout = 30.0,
-    username: Username = None,
-    password_env: PasswordEnv = None,
-    password_file: PasswordFile = None,
-    bearer_token_env: TokenEnv = None,
-    bearer_token_file: TokenFile = None,
-    header_name: HeaderName = None,
-    header_value_env: HeaderEnv = None,
-    header_value_file: HeaderFile = None,
+    username: UsernameOpt = None,
+    password_env: PasswordEnvOpt = None,
+    password_file: PasswordFileOpt = None,
+    bearer_token_env: BearerEnvOpt = None,
+    bearer_token_file: BearerFileOpt = None,
+    header_name: HeaderNameOpt = None,
+    header_value_env: HeaderEnvOpt = None,
+    header_value_file: HeaderFileOpt = None,
     chunk_mib: Annotated[
         float, typer.Option("--chunk-mib", min=0.001, help="Uncompressed MiB per POST.")
     ] = 4.0,
@@ -359,20 +313,9 @@ def run(
     reader = open_bundle(bundle)
     added, dropped = parse_label_edits(add_label or [], drop_label or [])
     spec = ShiftSpec.parse(shift, now_ms=int(time.time() * 1000))
-    auth = {
-        "username": username,
-        "password_env": password_env,
-        "password_file": password_file,
-        "bearer_token_env": bearer_token_env,
-        "bearer_token_file": bearer_token_file,
-        "header_name": header_name,
-        "header_value_env": header_value_env,
-        "header_value_file": header_value_file,
-    }
-    conn = _connection(url, tenant, insecure, ca_file, timeout, **auth)
-    vconn = (
-        _connection(verify_url, None, insecure, ca_file, timeout, **auth) if verify_url else None
-    )
+    auth = AuthFlags.of(locals())
+    conn = _connection(url, tenant, insecure, ca_file, timeout, auth)
+    vconn = _connection(verify_url, None, insecure, ca_file, timeout, auth) if verify_url else None
     limits = _limits(conn, retention, None)
     if limits.retention_ms is None:
         stderr.print(
