@@ -12,15 +12,24 @@ Prints samples/s of both, ``ratio=<b/a>`` (target >= 0.25), the bundle's metrics
 against zlib level 6 of the same bytes (target <= 1.10) and the child's peak RSS (target
 < 200 MB, for 1 M and 10 M samples alike).
 
-    .venv/bin/python bench/gather_export.py [--samples 5000000] [--series 2000]
+On a shared, loaded machine single runs are noisy: ``--repeat N`` measures (a) and (b) N
+times, interleaved, and prints medians (and every run). ``--baseline-src DIR`` also runs
+(b) with ``DIR`` first on ``PYTHONPATH`` (e.g. ``git archive <rev> src | tar -x -C DIR``
+then ``DIR/src``), interleaved with the others, to compare two versions of the code
+against the same server in the same run.
+
+    .venv/bin/python bench/gather_export.py [--samples 5000000] [--series 2000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +37,7 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -132,7 +142,14 @@ def child(args: argparse.Namespace) -> None:
                 print(line, file=sys.stderr)
 
         ctx = LocalContext(out / "staging", on_window=on_window)
-        res = run_export(client, spec, ctx, output_dir=out / "bundles")
+        if args.profile:
+            import cProfile
+
+            with cProfile.Profile() as prof:
+                res = run_export(client, spec, ctx, output_dir=out / "bundles")
+            prof.dump_stats(args.profile)
+        else:
+            res = run_export(client, spec, ctx, output_dir=out / "bundles")
     elapsed = time.perf_counter() - t0
     print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), **res.model_dump(mode="json")}))
 
@@ -150,11 +167,56 @@ def zlib6_size(bundle: Path) -> tuple[int, int]:
         return info.compress_size, total
 
 
+def run_child(
+    url: str,
+    start_ms: int,
+    end_ms: int,
+    out: Path,
+    trace: bool,
+    src: str | None,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    """(b) once in a child process; ``src`` goes first on its PYTHONPATH."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "--url",
+            url,
+            "--start",
+            str(start_ms),
+            "--end",
+            str(end_ms),
+            "--out",
+            str(out),
+            *(["--trace"] if trace else []),
+            *(["--profile", profile] if profile else []),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if proc.returncode != 0 or trace:
+        print(proc.stderr, file=sys.stderr)
+    if proc.returncode != 0:
+        raise SystemExit("export failed")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--samples", type=int, default=5_000_000)
     p.add_argument("--series", type=int, default=2000)
     p.add_argument("--trace", action="store_true", help="print peak RSS after every window")
+    p.add_argument("--repeat", type=int, default=1, help="runs of (a) and (b); medians printed")
+    p.add_argument("--baseline-src", help="also run (b) with this src dir first on PYTHONPATH")
+    p.add_argument("--profile", help="cProfile (b) into this file (pstats format)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--start", type=int, help=argparse.SUPPRESS)
@@ -182,53 +244,64 @@ def main() -> None:
             )
             match = '{job=~"' + "|".join(JOBS) + '"}'
             plain_download(vm.url, match, start_ms, last_ms + 1000)  # warm the caches
-            a_s, a_bytes = plain_download(vm.url, match, start_ms, last_ms + 1000)
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    "--url",
-                    vm.url,
-                    "--start",
-                    str(start_ms),
-                    "--end",
-                    str(last_ms + 1000),
-                    "--out",
-                    str(work / "b"),
-                    *(["--trace"] if args.trace else []),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0 or args.trace:
-                print(proc.stderr, file=sys.stderr)
-            if proc.returncode != 0:
-                raise SystemExit("export failed")
-            b = json.loads(proc.stdout.strip().splitlines()[-1])
-            ours, z6 = zlib6_size(Path(b["bundle_path"]))
+            variants = {"new": None, **({"base": args.baseline_src} if args.baseline_src else {})}
+            a_runs: list[tuple[float, int]] = []
+            b_runs: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
+            for i in range(args.repeat):
+                a_runs.append(plain_download(vm.url, match, start_ms, last_ms + 1000))
+                for name, src in variants.items():
+                    out = work / f"b-{name}-{i}"
+                    prof = f"{args.profile}.{name}.{i}" if args.profile else None
+                    b = run_child(vm.url, start_ms, last_ms + 1000, out, args.trace, src, prof)
+                    b["zip_sizes"] = zlib6_size(Path(str(b["bundle_path"])))
+                    b_runs[name].append(b)
+                    shutil.rmtree(out, ignore_errors=True)
         finally:
             vm.stop()
-    a_rate, b_rate = total / a_s, b["counts"]["samples"] / b["seconds"]
+    report(total, a_runs, b_runs)
+
+
+def report(
+    total: int, a_runs: list[tuple[float, int]], b_runs: dict[str, list[dict[str, Any]]]
+) -> None:
+    a_s = statistics.median(s for s, _ in a_runs)
+    a_rate = total / a_s
+    first = b_runs["new"][0]
+    counts = first["counts"]
     print(
-        f"samples: seeded={total} exported={b['counts']['samples']} "
-        f"series={b['counts']['series']} windows={b['windows']}"
+        f"samples: seeded={total} exported={counts['samples']} "
+        f"series={counts['series']} windows={first['windows']} runs={len(a_runs)}"
     )
     print(
-        f"(a) plain /api/v1/export -> /dev/null: {a_s:.2f}s {a_rate:,.0f} samples/s "
-        f"({a_bytes / 1e6:.1f} MB)"
+        f"(a) plain /api/v1/export -> /dev/null: median {a_s:.2f}s {a_rate:,.0f} samples/s "
+        f"({a_runs[0][1] / 1e6:.1f} MB); runs: {', '.join(f'{s:.2f}s' for s, _ in a_runs)}"
     )
-    print(
-        f"(b) promkit gather export (obfuscated bundle): {b['seconds']:.2f}s "
-        f"{b_rate:,.0f} samples/s"
-    )
-    print(f"ratio={b_rate / a_rate:.3f} (target >= 0.25)")
-    print(
-        f"bundle metrics.jsonl deflated: ours={ours:,} zlib6={z6:,} "
-        f"size_ratio={ours / z6:.3f} (target <= 1.10); zip={b['size_bytes']:,} bytes"
-    )
-    print(f"peak_rss_mb={b['rss_mb']:.0f} (target < 200)")
+    for name, runs in b_runs.items():
+        label = "promkit gather export (obfuscated bundle)" + (
+            " [baseline src]" if name == "base" else ""
+        )
+        secs = [float(r["seconds"]) for r in runs]
+        ratios = [
+            r["counts"]["samples"] / float(r["seconds"]) / (total / s)
+            for r, (s, _) in zip(runs, a_runs, strict=True)
+        ]
+        b_s = statistics.median(secs)
+        b_rate = counts["samples"] / b_s
+        ours, z6 = runs[0]["zip_sizes"]
+        rss = max(float(r["rss_mb"]) for r in runs)
+        print(
+            f"(b) {label}: median {b_s:.2f}s {b_rate:,.0f} samples/s; "
+            f"runs: {', '.join(f'{s:.2f}s' for s in secs)}"
+        )
+        print(
+            f"    ratio={b_rate / a_rate:.3f} of the median rates (target >= 0.25); "
+            f"per-run ratios: {', '.join(f'{r:.3f}' for r in ratios)}"
+        )
+        print(
+            f"    bundle metrics.jsonl deflated: ours={ours:,} zlib6={z6:,} "
+            f"size_ratio={ours / z6:.3f} (target <= 1.10); zip={runs[0]['size_bytes']:,} bytes"
+        )
+        print(f"    peak_rss_mb={rss:.0f} (max over runs; target < 200)")
 
 
 if __name__ == "__main__":

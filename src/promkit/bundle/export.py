@@ -48,7 +48,7 @@ from promkit.core.errors import (
     UnsupportedError,
     UsageError,
 )
-from promkit.core.series import encode_line, iter_lines, rewrite_metric
+from promkit.core.series import MetricRewriter, encode_line, iter_lines
 from promkit.core.tsdb import TSDBClient
 
 __all__ = [
@@ -231,12 +231,11 @@ def _range_lines(
 
 
 def _export_lines(
-    client: TSDBClient, match: str, window: Window, obf: Obfuscator
+    client: TSDBClient, match: str, window: Window, rewrite: MetricRewriter
 ) -> Iterator[bytes]:
     stream = client.export([match], window.start_ms / 1000, window.last_ms / 1000)
     try:
-        for line in iter_lines(stream):
-            yield rewrite_metric(line, obf.labels)
+        yield from map(rewrite, iter_lines(stream))
     finally:
         stream.close()
 
@@ -247,6 +246,8 @@ class _Exporter:
         self.spec = spec
         self.obf = obf
         self.match = build_match(spec.mode, spec.jobs, spec.selector, spec.query)
+        # One per export: a series comes back in every window, its rewrite is cached.
+        self.rewrite = MetricRewriter(obf.labels)
 
     def preregister(self) -> None:
         """Fix the obfuscation numbering before streaming (label values sorted)."""
@@ -275,7 +276,7 @@ class _Exporter:
 
     def lines(self, source_api: str, window: Window) -> Iterator[bytes]:
         if source_api == "export":
-            return _export_lines(self.client, self.match, window, self.obf)
+            return _export_lines(self.client, self.match, window, self.rewrite)
         step = self.spec.step_ms or DEFAULT_STEP_MS
         return _range_lines(self.client, self.match, window, step, self.obf)
 

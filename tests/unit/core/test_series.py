@@ -14,6 +14,7 @@ from promkit.core.errors import DataError
 from promkit.core.series import (
     DecodeStats,
     Labels,
+    MetricRewriter,
     Series,
     decode_line,
     encode_line,
@@ -299,3 +300,92 @@ def test_rewrite_metric_fast_path_agrees_with_full_decode(values: list[float]) -
     series, skipped = decode_line(out)
     assert skipped == 0 and series.labels == {"__name__": "m", "job": "b"}
     assert same(series.values, values)
+
+
+# ------------------------------------------------------------------ MetricRewriter
+
+
+class CountingRewrite:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, m: dict[str, str]) -> dict[str, str]:
+        self.calls += 1
+        return {k: v.upper() for k, v in m.items()}
+
+
+def test_metric_rewriter_rewrites_each_distinct_metric_once() -> None:
+    rewrite = CountingRewrite()
+    rewriter = MetricRewriter(rewrite)
+    a, b = b'{"__name__":"m","job":"a"}', b'{"__name__":"m","job":"b"}'
+    window = [line("1,2", metric=a), line("3,+Inf", metric=b)]
+    outs = [rewriter(raw) for _ in range(3) for raw in window]  # three export windows
+    assert rewrite.calls == 2
+    assert outs[:2] == [rewrite_metric(raw, CountingRewrite()) for raw in window]
+    assert outs[2:4] == outs[:2] and outs[4:] == outs[:2]
+    assert outs[1] == line("3,+Inf", metric=b'{"__name__":"M","job":"B"}') + b"\n"
+
+
+def test_metric_rewriter_cache_is_bounded_and_stays_correct() -> None:
+    rewrite = CountingRewrite()
+    rewriter = MetricRewriter(rewrite, cache_size=2)
+    metrics = [b'{"job":"%d"}' % i for i in range(3)]
+    for m in [*metrics, metrics[0]]:
+        assert rewriter(line("1", metric=m)) == rewrite_metric(
+            line("1", metric=m), CountingRewrite()
+        )
+    assert rewrite.calls == 4  # the third metric restarted the full cache, so "0" came again
+
+
+@pytest.mark.parametrize(
+    ("raw", "skipped"),
+    [
+        # points VictoriaMetrics refuses on import: the fast path must not copy them through
+        (line('1,"2",3', timestamps=[1, 2, 3]), 0),
+        (line("1,null,3", timestamps=[1, 2, 3]), 1),
+        (line("1,true,false", timestamps=[1, 2, 3]), 0),
+        (line('1,"NaN"', timestamps=[1, 2]), 0),
+        (line("1,2", timestamps=[1, 2]).replace(b"[1,2]}", b'[1,"2"]}'), 0),
+        (line("1,2", timestamps=[1, 2]).replace(b"[1,2]}", b"[1,null]}"), 1),
+        (line("1,{},[2]", timestamps=[1, 2, 3]), 2),
+        (line("1, 2", timestamps=[1, 2]), 0),
+        # labels that are no strings, other layouts, trailing blanks
+        (line("1", timestamps=[1], metric=b'{"job":7,"up":true}'), 0),
+        (b'{"values":[1],"metric":{"job":"a"},"timestamps":[1]}', 0),
+        (line("1", timestamps=[1]) + b" \t", 0),
+    ],
+)
+def test_metric_rewriter_refuses_the_fast_path_where_it_must(raw: bytes, skipped: int) -> None:
+    stats = DecodeStats()
+    rewriter = MetricRewriter(lambda m: {**m, "job": "x"}, stats=stats)
+    out = rewriter(raw)
+    assert rewriter(raw) == out  # again, now with whatever the first call cached
+    assert out == rewrite_metric(raw, lambda m: {**m, "job": "x"})
+    # the points were decoded and re-encoded, not copied through
+    decoded, _ = decode_line(raw)
+    assert out == encode_line({**decoded.labels, "job": "x"}, decoded.values, decoded.timestamps)
+    assert stats.skipped_points == 2 * skipped
+    assert decode_line(out)[1] == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [line("1,x2", timestamps=[1, 2]), line("1,2]", timestamps=[1]), b'{"metric":{"job":"a"}'],
+)
+def test_metric_rewriter_raises_on_lines_that_are_no_series(raw: bytes) -> None:
+    with pytest.raises(DataError):
+        MetricRewriter(lambda m: m)(raw)
+
+
+point = st.sampled_from(["1", "-2.5e3", "+Inf", "-Inf", "NaN", "null", '"7"', "true", "0"])
+
+
+@given(points=st.lists(point, min_size=1, max_size=12))
+def test_metric_rewriter_agrees_with_rewrite_metric(points: list[str]) -> None:
+    raw = line(",".join(points), timestamps=list(range(len(points))))
+    rewriter = MetricRewriter(lambda m: {**m, "job": "b"})
+    out = rewriter(raw)
+    assert out == rewrite_metric(raw, lambda m: {**m, "job": "b"})
+    assert rewriter(raw) == out
+    series, skipped = decode_line(out)
+    assert skipped == 0 and series.labels == {"__name__": "m", "job": "b"}
