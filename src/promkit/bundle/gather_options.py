@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Annotated, Any
 
 import typer
@@ -169,32 +169,17 @@ VerboseOpt = Annotated[
 
 
 @dataclass
-class ConnFlags:
+class ConnFlags(AuthFlags):
+    """The connection flags of a gather command: the shared auth flags plus these."""
+
     url: str | None = None
-    username: str | None = None
-    password_env: str | None = None
-    password_file: str | None = None
-    bearer_token_env: str | None = None
-    bearer_token_file: str | None = None
-    header_name: str | None = None
-    header_value_env: str | None = None
-    header_value_file: str | None = None
     tenant: str | None = None
     insecure: bool = False
     ca_file: str | None = None
     timeout: float | None = None
 
-    @classmethod
-    def of(cls, values: Mapping[str, Any]) -> ConnFlags:
-        """Pick this class's fields from a command's ``locals()``."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
-    def auth(self) -> AuthFlags:
-        return AuthFlags.of(asdict(self))
-
     def auth_given(self) -> bool:
-        return self.auth().given()
+        return self.given()
 
     def apply(self, base: dict[str, Any] | None) -> dict[str, Any]:
         """The connection dict: ``base`` (config file or resume state) overridden by flags."""
@@ -203,9 +188,8 @@ class ConnFlags:
             conn["url"] = self.url
         if not conn.get("url"):
             raise UsageError("no server URL", hint="pass --url URL or --config export.json")
-        auth = self.auth()
-        if auth.given():
-            conn["auth"] = auth.build().model_dump()
+        if self.given():
+            conn["auth"] = self.build().model_dump()
         for key, value in (("tenant_id", self.tenant), ("ca_file", self.ca_file)):
             if value is not None:
                 conn[key] = value

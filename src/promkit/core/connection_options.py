@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Annotated, Any
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, Self
 
 import typer
 from pydantic import SecretStr
@@ -112,9 +112,12 @@ CaFileOpt = Annotated[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuthFlags:
-    """The authentication flags of a command (names as the command's parameters)."""
+    """The authentication flags of a command (names as the command's parameters).
+
+    Tools extend it with their own flags (``promkit.bundle.gather_options.ConnFlags``).
+    """
 
     username: str | None = None
     password_env: str | None = None
@@ -126,17 +129,20 @@ class AuthFlags:
     header_value_file: str | None = None
 
     @classmethod
-    def of(cls, values: Mapping[str, Any]) -> AuthFlags:
+    def of(cls, values: Mapping[str, Any]) -> Self:
         """Pick this class's fields from a command's ``locals()`` (or any mapping)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
+    def _auth_values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(AuthFlags)}
+
     def given(self) -> bool:
-        return any(asdict(self).values())
+        return any(self._auth_values().values())
 
     def build(self) -> Auth:
         """Read the secrets the flags point at; see ``build_auth``."""
-        return build_auth(**asdict(self))
+        return build_auth(**self._auth_values())
 
 
 def connection_config(
