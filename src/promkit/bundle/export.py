@@ -67,7 +67,6 @@ DEFAULT_STEP_MS = 30_000
 # Prometheus refuses query_range answers of more than 11000 points per series.
 _MAX_POINTS_PER_WINDOW = 10_000
 _VALUES_CUT = b',"values":['
-_TS_KEY = b'"timestamps":['
 _BATCH_BYTES = 1 << 20
 
 Mode = Literal["cluster", "selector", "query"]
@@ -176,16 +175,6 @@ class _Counts:
     series_keys: set[int] = field(default_factory=set)
 
 
-def _samples_in(line: bytes) -> int:
-    pos = line.rfind(_TS_KEY)
-    if pos < 0:
-        return 0
-    start = pos + len(_TS_KEY)
-    if line[start : start + 1] == b"]":
-        return 0
-    return line.count(b",", start) + 1
-
-
 def _series_key(line: bytes) -> int:
     cut = line.find(_VALUES_CUT)
     return hash(line[:cut] if cut > 0 else line)
@@ -215,8 +204,9 @@ def _float(raw: Any) -> float | None:
 
 def _range_lines(
     client: TSDBClient, query: str, window: Window, step_ms: int, obf: Obfuscator
-) -> Iterator[bytes]:
-    """One window of query_range as VM JSON lines (one line per series)."""
+) -> Iterator[tuple[bytes, int]]:
+    """One window of query_range as VM JSON lines (one line per series) with their
+    sample counts."""
     start, end = window.start_ms / 1000, window.last_ms / 1000
     for item in client.query_range(query, start, end, step_ms / 1000):
         values: list[float] = []
@@ -227,15 +217,16 @@ def _range_lines(
                 values.append(value)
                 stamps.append(round(float(ts) * 1000))
         if stamps:
-            yield encode_line(obf.labels(item.get("metric") or {}), values, stamps)
+            yield encode_line(obf.labels(item.get("metric") or {}), values, stamps), len(stamps)
 
 
 def _export_lines(
     client: TSDBClient, match: str, window: Window, rewrite: MetricRewriter
-) -> Iterator[bytes]:
+) -> Iterator[tuple[bytes, int]]:
     stream = client.export([match], window.start_ms / 1000, window.last_ms / 1000)
     try:
-        yield from map(rewrite, iter_lines(stream))
+        # the rewriter counts the points in the pass that checks them
+        yield from map(rewrite.counted, iter_lines(stream))
     finally:
         stream.close()
 
@@ -274,7 +265,7 @@ class _Exporter:
             return "query_range"
         return "export"
 
-    def lines(self, source_api: str, window: Window) -> Iterator[bytes]:
+    def lines(self, source_api: str, window: Window) -> Iterator[tuple[bytes, int]]:
         if source_api == "export":
             return _export_lines(self.client, self.match, window, self.rewrite)
         step = self.spec.step_ms or DEFAULT_STEP_MS
@@ -282,7 +273,7 @@ class _Exporter:
 
 
 def _write_window(
-    lines: Iterable[bytes],
+    lines: Iterable[tuple[bytes, int]],
     out: IO[bytes],
     counts: _Counts,
     writer: BundleWriter | None = None,
@@ -291,10 +282,10 @@ def _write_window(
     n_lines = n_samples = 0
     keys = counts.series_keys
     batch = bytearray()
-    for line in lines:
+    for line, samples in lines:
         batch += line
         n_lines += 1
-        n_samples += _samples_in(line)
+        n_samples += samples
         keys.add(_series_key(line))
         if len(batch) >= _BATCH_BYTES:
             out.write(batch)

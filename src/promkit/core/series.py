@@ -499,12 +499,12 @@ def rewrite_metric(
     are decoded and re-encoded in full (skipped points go to ``stats``).
     Returns the new line ending in ``\\n``; raises ``DataError`` if it is no series.
     """
-    line, cut = _fast_layout(line)
+    line, cut, _ = _fast_layout(line)
     if cut > 0:
         head = _rewritten_head(line[10:cut], rewrite)
         if head is not None:
             return b"".join((head, line[cut:], b"\n"))
-    return _rewrite_decoded(line, rewrite, stats)
+    return _rewrite_decoded(line, rewrite, stats)[0]
 
 
 class MetricRewriter:
@@ -530,7 +530,12 @@ class MetricRewriter:
         self._limit = cache_size
 
     def __call__(self, line: bytes) -> bytes:
-        line, cut = _fast_layout(line)
+        return self.counted(line)[0]
+
+    def counted(self, line: bytes) -> tuple[bytes, int]:
+        """``(new line, number of points in it)``; the count comes from the same pass
+        that checks the points, so callers need not scan the line again."""
+        line, cut, points = _fast_layout(line)
         if cut > 0:
             key = line[10:cut]
             head = self._heads.get(key)
@@ -541,13 +546,14 @@ class MetricRewriter:
                         self._heads.clear()
                     self._heads[key] = head
             if head is not None:
-                return b"".join((head, line[cut:], b"\n"))
+                return b"".join((head, line[cut:], b"\n")), points
         return _rewrite_decoded(line, self.rewrite, self.stats)
 
 
-def _fast_layout(line: bytes) -> tuple[bytes, int]:
-    """``(line, cut)``: ``cut`` > 0 is where ``,"values":[`` starts in a line of
-    VictoriaMetrics' layout whose points can be copied as they are; else ``cut`` <= 0.
+def _fast_layout(line: bytes) -> tuple[bytes, int, int]:
+    """``(line, cut, points)``: ``cut`` > 0 is where ``,"values":[`` starts in a line of
+    VictoriaMetrics' layout whose points can be copied as they are, ``points`` how many
+    there are; else ``cut`` <= 0.
 
     ',"values":[' cannot occur inside a JSON string (a quote there is escaped), so the
     first one ends the metric object (whose parse, by the caller, proves it is one).
@@ -555,13 +561,15 @@ def _fast_layout(line: bytes) -> tuple[bytes, int]:
     if not line.endswith(b"}"):
         line = line.rstrip()
         if not line.endswith(b"}"):
-            return line, -1
+            return line, -1, 0
     if not line.startswith(_PREFIX):
-        return line, -1
+        return line, -1, 0
     cut = line.find(_CUT)
-    if cut > 0 and _importable_points(line[cut:]):
-        return line, cut
-    return line, -1
+    if cut > 0:
+        points = _importable_points(line[cut:])
+        if points >= 0:
+            return line, cut, points
+    return line, -1, 0
 
 
 def _rewritten_head(
@@ -582,26 +590,52 @@ def _rewrite_decoded(
     line: bytes,
     rewrite: Callable[[dict[str, str]], Mapping[str, str]],
     stats: DecodeStats | None,
-) -> bytes:
+) -> tuple[bytes, int]:
     series, skipped = decode_line(line)
     if stats is not None:
         stats.skipped_points += skipped
-    return encode_line(rewrite(series.labels.to_dict()), series.values, series.timestamps)
+    new = encode_line(rewrite(series.labels.to_dict()), series.values, series.timestamps)
+    return new, len(series.timestamps)
 
 
-# Characters of numbers and of the bare tokens +Inf, -Inf and NaN. Structure characters
-# and blanks are not among them, so they must come exactly as in the skeleton.
-_POINT_CHARS = b"0123456789.eE+-,InfNa"
-_POINT_RESIDUE = b',"values":[],"timestamps":[]}'.translate(None, _POINT_CHARS)
+# Characters of numbers and of the bare tokens +Inf, -Inf and NaN. Commas, structure
+# characters and blanks are not among them: they must come exactly as in the skeleton,
+# with as many commas in the timestamps as in the values.
+_POINT_CHARS = b"0123456789.eE+-InfNa"
+_SKELETON = tuple(
+    part.translate(None, _POINT_CHARS) for part in (b',"values":[', b'],"timestamps":[', b"]}")
+)
+_SKELETON_LEN = sum(map(len, _SKELETON))
+_RESIDUES: dict[int, bytes] = {}
 
 
-def _importable_points(tail: bytes) -> bool:
-    """True if ``tail`` is ``,"values":[...],"timestamps":[...]}`` with only number
-    characters and bare tokens in the arrays: no strings, ``null``, booleans, objects,
-    nested arrays or blanks (those lines take the full decode). One C-level pass; it
-    does not prove every number well formed (VictoriaMetrics never writes a malformed one).
+def _importable_points(tail: bytes) -> int:
+    """The number of points if ``tail`` is ``,"values":[...],"timestamps":[...]}`` with
+    only number characters and bare tokens in two arrays of equal length (no strings,
+    ``null``, booleans, objects, nested arrays or blanks: those lines take the full
+    decode); else -1. One C-level pass over the tail; it does not prove every number
+    well formed (VictoriaMetrics never writes a malformed one).
     """
-    return tail.translate(None, _POINT_CHARS) == _POINT_RESIDUE
+    residue = tail.translate(None, _POINT_CHARS)
+    extra = len(residue) - _SKELETON_LEN
+    if extra < 0 or extra & 1:
+        return -1
+    commas = extra >> 1
+    expected = _RESIDUES.get(commas)
+    if expected is None:
+        sep = b"," * commas
+        expected = b"".join((_SKELETON[0], sep, _SKELETON[1], sep, _SKELETON[2]))
+        if len(_RESIDUES) >= 1024:
+            _RESIDUES.clear()
+        _RESIDUES[commas] = expected
+    if residue != expected:
+        return -1
+    if commas:
+        return commas + 1
+    no_values = tail.startswith(b"[]", len(_CUT) - 1)
+    if no_values != tail.endswith(b"[]}"):
+        return -1  # one array empty, the other not
+    return 0 if no_values else 1
 
 
 def _plain(metric: Mapping[str, str]) -> dict[str, str]:

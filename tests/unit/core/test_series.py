@@ -349,6 +349,11 @@ def test_metric_rewriter_cache_is_bounded_and_stays_correct() -> None:
         (line("1,2", timestamps=[1, 2]).replace(b"[1,2]}", b"[1,null]}"), 1),
         (line("1,{},[2]", timestamps=[1, 2, 3]), 2),
         (line("1, 2", timestamps=[1, 2]), 0),
+        # arrays of different lengths: the extra points are dropped
+        (line("1,2,3", timestamps=[1, 2]), 1),
+        (line("1", timestamps=[1, 2, 3]), 2),
+        (line("", timestamps=[1]), 1),
+        (line("1", timestamps=[]), 1),
         # labels that are no strings, other layouts, trailing blanks
         (line("1", timestamps=[1], metric=b'{"job":7,"up":true}'), 0),
         (b'{"values":[1],"metric":{"job":"a"},"timestamps":[1]}', 0),
@@ -389,3 +394,18 @@ def test_metric_rewriter_agrees_with_rewrite_metric(points: list[str]) -> None:
     assert rewriter(raw) == out
     series, skipped = decode_line(out)
     assert skipped == 0 and series.labels == {"__name__": "m", "job": "b"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "points"),
+    [
+        (line("1,+Inf,NaN,-2e-3", timestamps=[1, 2, 3, 4]), 4),  # copied through
+        (line("7", timestamps=[1]), 1),
+        (line("", timestamps=[]), 0),
+        (line('1,"2",null', timestamps=[1, 2, 3]), 2),  # decoded: null dropped
+        (line("1,2,3", timestamps=[1, 2]), 2),
+    ],
+)
+def test_metric_rewriter_counts_the_points_it_writes(raw: bytes, points: int) -> None:
+    out, counted = MetricRewriter(lambda m: m).counted(raw)
+    assert counted == points == len(decode_line(out)[0].timestamps)
