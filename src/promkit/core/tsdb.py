@@ -11,7 +11,6 @@ of the connection's secrets before it reaches a message or a log line.
 from __future__ import annotations
 
 import logging
-import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -21,15 +20,10 @@ from urllib.parse import quote as urlquote
 import httpx
 import orjson
 
-from promkit.core.connection import VMSELECT_HINT, Connection, PathKind, scrub_secrets
+from promkit.core.connection import Connection, scrub_secrets
 from promkit.core.errors import (
-    AuthError,
-    ConnectError,
-    DataError,
     PromkitError,
-    UnsupportedError,
     UpstreamError,
-    UsageError,
 )
 from promkit.core.flavour import (
     Attempt,
@@ -41,19 +35,15 @@ from promkit.core.flavour import (
     validation_result,
 )
 from promkit.core.promql import validate_label_name
+from promkit.core.tsdb_errors import body_message, http_error, strip_query, transport_error
 
 log = logging.getLogger("promkit.tsdb")
 
 EXPORT_CHUNK = 1 << 20
-_VM_ERROR_PREFIX = re.compile(r'remoteAddr: "[^"]*"; requestURI: \S*; ?')
 
 
 def _ts(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
-
-
-def _strip_query(url: str) -> str:
-    return url.split("?", 1)[0]
 
 
 class ExportStream(Iterator[bytes]):
@@ -118,30 +108,7 @@ class TSDBClient:
         return scrub_secrets(text, self._secrets)
 
     def _transport_error(self, exc: httpx.HTTPError, url: str, what: str) -> PromkitError:
-        where = self.conn.origin
-        reason = self.scrub(str(exc)) or type(exc).__name__
-        net_hint = (
-            f"Check the URL ({self.conn.display_url}) and that the server is running and "
-            "reachable from here; behind a proxy check HTTP_PROXY/HTTPS_PROXY/NO_PROXY."
-        )
-        if isinstance(exc, httpx.TimeoutException):
-            return ConnectError(
-                f"{what}: no answer from {where} for {self.conn.timeout_seconds:g}s",
-                hint=net_hint + " Raise the timeout for slow servers.",
-            )
-        if isinstance(exc, httpx.ProxyError):
-            return ConnectError(f"proxy error reaching {where}: {reason}", hint=net_hint)
-        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-            return UsageError(f"invalid URL {_strip_query(url)}: {reason}", hint=net_hint)
-        if "CERTIFICATE" in reason.upper() or "SSL" in reason.upper():
-            return ConnectError(
-                f"TLS error talking to {where}: {reason}",
-                hint="Pass the server's CA with ca_file (--ca-file), or skip_tls_verify for a "
-                "test server only.",
-            )
-        if isinstance(exc, httpx.ConnectError):
-            return ConnectError(f"cannot connect to {where}: {reason}", hint=net_hint)
-        return ConnectError(f"{what}: connection to {where} failed: {reason}", hint=net_hint)
+        return transport_error(self.conn, exc, url, what, scrub=self.scrub)
 
     def _send(
         self, method: str, url: str, what: str, *, stream: bool = False, **kwargs: Any
@@ -150,77 +117,16 @@ class TSDBClient:
             request = self._http.build_request(method, url, **kwargs)
             response = self._http.send(request, stream=stream)
         except httpx.HTTPError as exc:
-            log.debug("%s %s failed: %s", method, _strip_query(url), type(exc).__name__)
+            log.debug("%s %s failed: %s", method, strip_query(url), type(exc).__name__)
             raise self._transport_error(exc, url, what) from None
-        log.debug("%s %s -> %s", method, _strip_query(url), response.status_code)
+        log.debug("%s %s -> %s", method, strip_query(url), response.status_code)
         return response
 
     def _body_message(self, response: httpx.Response) -> str:
-        try:
-            text = response.read().decode("utf-8", "replace")
-        except httpx.HTTPError:
-            text = ""
-        try:
-            doc = orjson.loads(text)
-            if isinstance(doc, dict) and doc.get("error"):
-                text = str(doc["error"])
-        except orjson.JSONDecodeError:
-            pass
-        text = _VM_ERROR_PREFIX.sub("", " ".join(self.scrub(text).split()))
-        return text[:300] + ("..." if len(text) > 300 else "")
+        return body_message(response, scrub=self.scrub)
 
     def _http_error(self, response: httpx.Response, what: str) -> PromkitError:
-        status = response.status_code
-        url = _strip_query(str(response.url))
-        msg = self._body_message(response)
-        low = msg.lower()
-        if status in (401, 403) or "cannot find the provided auth token" in low:
-            if "missing `authorization`" in low or (status == 401 and not self.conn.secrets()):
-                return AuthError(
-                    f"{self.conn.origin} requires credentials (HTTP {status})",
-                    hint="Set basic auth, a bearer token or an auth header (vmauth and most "
-                    "proxies need one).",
-                )
-            return AuthError(f"credentials refused by {self.conn.origin} (HTTP {status})")
-        if "cannot parse accountid" in low or "missing accountid" in low:
-            return UsageError(
-                f"{self.conn.display_url} looks like a VictoriaMetrics cluster URL without a "
-                "tenant",
-                hint=VMSELECT_HINT,
-            )
-        unsupported = "unsupported path" in low or "missing route" in low
-        if what == "export" and (status == 404 or unsupported):
-            return UnsupportedError(
-                f"{self.conn.export_base_url} has no export API (HTTP {status})",
-                hint="Prometheus has no /api/v1/export; use query_range instead.",
-            )
-        if what == "import" and (status == 404 or unsupported):
-            return UnsupportedError(
-                f"{self.conn.import_base_url} has no import API (HTTP {status})",
-                hint="Import needs VictoriaMetrics (single-node, vminsert or vmauth in front).",
-            )
-        if (unsupported or status == 404) and self.conn.kind is PathKind.SELECT:
-            return UsageError(
-                f"{self.conn.display_url} is not a VictoriaMetrics cluster endpoint: {msg}",
-                hint="For a single-node server or Prometheus drop the /select/<tenant>/prometheus "
-                "path, e.g. http://host:8428.",
-            )
-        if unsupported or status == 404:
-            return UpstreamError(
-                f"{url}: HTTP {status}{': ' + msg if msg else ''}",
-                hint="Check the URL path: is this a Prometheus-compatible API? A cluster needs "
-                "/select/<tenant>/prometheus.",
-            )
-        if status in (400, 422) and what in ("query", "query_range", "series", "labels"):
-            return UsageError(
-                f"the server rejected the {what}: {msg}",
-                hint="Check the query syntax and label names.",
-            )
-        if status in (400, 422) and what == "import":
-            return DataError(f"the server rejected the imported data: {msg}")
-        if status == 429:
-            return UpstreamError(f"{url}: rate limited (HTTP 429)", hint="Retry later.")
-        return UpstreamError(f"{what} failed: {url}: HTTP {status}{': ' + msg if msg else ''}")
+        return http_error(self.conn, response, what, self._body_message(response))
 
     def _call(self, method: str, url: str, what: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
         """Call a JSON API URL; return its ``data`` and the response."""
@@ -231,7 +137,7 @@ class TSDBClient:
             doc = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise UpstreamError(
-                f"{_strip_query(url)} did not answer with Prometheus API JSON",
+                f"{strip_query(url)} did not answer with Prometheus API JSON",
                 hint="Check the URL: it must point at a Prometheus-compatible API.",
             ) from None
         if not isinstance(doc, dict) or doc.get("status") != "success":
@@ -385,7 +291,7 @@ class TSDBClient:
         attempts: list[Attempt] = []
 
         def attempt(method: str, url: str, what: str, **kw: Any) -> httpx.Response | None:
-            shown = _strip_query(url)
+            shown = strip_query(url)
             try:
                 response = self._send(method, url, what, **kw)
             except PromkitError as exc:
