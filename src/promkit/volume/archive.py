@@ -90,24 +90,30 @@ def pack(
 ) -> PackResult:
     """Stream a tar (``chunks``) into ``sink``; ``on_source_done`` runs as soon as the
     source is exhausted, before the compressor and upload are flushed."""
+    if compression not in ("zstd", "gzip"):
+        raise UsageError(f"unknown compression {compression!r}", hint="Use zstd or gzip.")
     stored = _HashingWriter(sink)
     # The tar is hashed in the prefetch thread, overlapping compression and upload here.
     hashed = _HashedPieces(chunks)
-    source: Iterable[bytes] = Prefetch(hashed) if prefetch else hashed
-    compressor: Any
-    if compression not in ("zstd", "gzip"):
-        raise UsageError(f"unknown compression {compression!r}", hint="Use zstd or gzip.")
-    encryptor = EncryptingWriter(stored, password) if password is not None else None
-    target = cast(Any, encryptor if encryptor is not None else stored)
-    if compression == "zstd":
-        # Single-threaded on purpose: zstd worker threads fed 1 MiB writes buffer ~100 MB
-        # more and gave no speed here (2 cores); the prefetch thread already overlaps I/O.
-        cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
-        compressor = cctx.stream_writer(target, closefd=False)
-    else:
-        compressor = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+    source: Iterable[bytes] = hashed
+    encryptor: EncryptingWriter | None = None
     ok = False
     try:
+        # Everything after this point is inside try: an interrupt anywhere (even while the
+        # KDF runs) stops the reader thread, which closes the archive stream.
+        if prefetch:
+            source = Prefetch(hashed)
+        if password is not None:
+            encryptor = EncryptingWriter(stored, password)
+        target = cast(Any, encryptor if encryptor is not None else stored)
+        compressor: Any
+        if compression == "zstd":
+            # Single-threaded on purpose: zstd worker threads fed 1 MiB writes buffer ~100 MB
+            # more and gave no speed here (2 cores); the prefetch thread already overlaps I/O.
+            cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
+            compressor = cctx.stream_writer(target, closefd=False)
+        else:
+            compressor = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
         for chunk in source:
             compressor.write(chunk)
             if progress:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,12 +63,10 @@ def run_backup(
         StoppedContainers(containers, log=say) as stopped,
     ):
         say(f"backing up volume {req.volume} to {repo.url} as {req.name}@{version}")
-        with (
-            repo.data_writer(req.name, version) as sink,
-            contextlib.closing(read_volume(helper)) as tar_pieces,
-        ):
+        with repo.data_writer(req.name, version) as sink:
+            # pack owns the archive stream: its reader thread closes it on every path.
             result = pack(
-                tar_pieces,
+                read_volume(helper),
                 sink,
                 compression=req.compression,
                 password=req.password,

@@ -96,19 +96,24 @@ class StoppedContainers:
                     if container.status not in {"running", "restarting"}:
                         self._log(f"container {container.name} is not running; left as is")
                         continue
+                    # Recorded before the stop call: an interrupt that lands while the engine
+                    # is stopping it must still restart it (starting a running one is a no-op).
+                    self.stopped.append(container)
                     self._log(f"stopping container {container.name}")
                     container.stop()  # the container's own stop timeout (compose's grace)
-                self.stopped.append(container)
         except BaseException:
             self.restart()
             raise
         return self
 
     def restart(self) -> None:
-        """Start every container this object stopped (once; later calls do nothing)."""
+        """Start every container this object stopped (once; later calls do nothing).
+
+        A second Ctrl-C does not cut the restarts short; it is re-raised afterwards."""
         if self._restarted:
             return
         self._restarted = True
+        interrupted: BaseException | None = None
         for container in self.stopped:
             try:
                 with docker_errors(f"cannot restart container {container.name}"):
@@ -116,6 +121,12 @@ class StoppedContainers:
                 self._log(f"restarted container {container.name}")
             except Exception as exc:
                 self.failures.append(f"{container.name}: {exc}")
+            except BaseException as exc:  # KeyboardInterrupt: finish restarting first
+                interrupted = exc
+                with contextlib.suppress(Exception):
+                    container.start()
+        if interrupted is not None:
+            raise interrupted
 
     def __exit__(
         self,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -140,3 +144,32 @@ def test_volume_unknown_container_stops_nothing(
         )
     assert status(container) == "running"
     assert repo.storage.list() == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_volume_cli_backup_killed_by_signal_restarts_containers(
+    client: Any, volumes: Volumes, tmp_path: Any, sig: signal.Signals
+) -> None:
+    volume = volumes.new()
+    # Random data through gzip: slow enough (tens of MB/s) to signal while the volume is read.
+    volumes.put(volume, {f"r{i}": os.urandom(32 << 20) for i in range(4)})
+    container = volumes.container(volume)
+    env = dict(os.environ, PROMKIT_TESTONLY_WEAKEN_KDF="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promkit", "volume", "backup", "--volume", volume, "--name", "s",
+         "--compression", "gzip", "--stop-containers", "auto", "--repo", str(tmp_path / "r")],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while status(container) != "exited":
+        assert proc.poll() is None, proc.communicate()
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"container never stopped: {proc.communicate()}")
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert status(container) == "running"
+    assert not list((tmp_path / "r").rglob("*.json"))
+    assert not list((tmp_path / "r").rglob("*.data"))
