@@ -120,6 +120,13 @@ def test_import_wizard_shift_now_cancel_resume_verify(
         expect(page.locator("#imp-check-table")).to_contain_text(f"{tag}_load")
         expect(page.locator("#imp-done-facts")).to_contain_text("Resumed from chunk")
         save_screenshot(page, "import-6-verified")
+
+        # back to the start: the upload can be removed from the staging folder
+        page.get_by_role("button", name="Import another bundle").click()
+        _heading(page, "Choose a bundle to import")
+        page.get_by_role("button", name=f"Remove the uploaded {bundle.name}").click()
+        expect(page.locator("#imp-upload-status")).to_contain_text(f"Removed {bundle.name}")
+        expect(page.get_by_role("radio", name=re.compile(re.escape(bundle.name)))).to_have_count(0)
     finally:
         proxy.stop()
     landed = _target_samples(target.url, f'{{__name__="{tag}_load"}}')

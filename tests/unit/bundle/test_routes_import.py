@@ -181,6 +181,22 @@ def test_bundles_in_the_output_directory_are_listed(client: TestClient, out: Pat
     assert "out/b1.zip" in ids and "out/notes.txt" not in ids
 
 
+def test_discard_removes_an_upload_but_never_an_output_bundle(
+    client: TestClient, out: Path, tmp_path: Path
+) -> None:
+    ref = _upload(client, "x.jsonl", _lines()).json()
+    (out / "kept.jsonl").write_bytes(_lines())
+    r = client.post("/api/import/discard", json={"bundle_id": ref["bundle_id"]}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert [b["bundle_id"] for b in r.json()["bundles"]] == ["out/kept.jsonl"]
+    assert list((tmp_path / "staging" / "uploads").iterdir()) == []
+    r = client.post("/api/import/discard", json={"bundle_id": "out/kept.jsonl"}, headers=AUTH)
+    assert r.status_code == 400 and r.json()["hint"]
+    assert (out / "kept.jsonl").exists()
+    r = client.post("/api/import/discard", json={"bundle_id": ref["bundle_id"]}, headers=AUTH)
+    assert r.status_code == 404
+
+
 @pytest.mark.parametrize(
     "bundle_id",
     ["out/../secret.zip", "out//etc/passwd", "up/zz/x.zip", "/etc/passwd", "out/.staging"],

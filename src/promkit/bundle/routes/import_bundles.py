@@ -36,6 +36,7 @@ from promkit.core.errors import NotFoundError, PromkitError, UsageError
 
 __all__ = [
     "BUNDLE_ID",
+    "BundleIdIn",
     "BundleList",
     "BundleRef",
     "ImportOptionsIn",
@@ -246,6 +247,33 @@ async def upload_bundle(
     ref.kind = reader.info.kind.value
     ref.checksum = reader.info.expected_sha256 is not None or reader.info.sidecar_verified
     return ref
+
+
+class BundleIdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bundle_id: str = Field(pattern=BUNDLE_ID, max_length=300)
+
+
+@router.post(
+    "/api/import/discard",
+    response_model=BundleList,
+    responses=error_responses(
+        _400="not an uploaded bundle",
+        _401="missing session token",
+        _404="no such bundle",
+    ),
+)
+def discard_upload(body: BundleIdIn, console: ConsoleDep) -> BundleList:
+    """Delete an uploaded bundle from the staging area (the output directory is never touched)."""
+    if not body.bundle_id.startswith("up/"):
+        raise UsageError(
+            "only uploaded bundles can be removed here",
+            hint=f"bundles in {console.output_dir} belong to you: delete them there",
+        )
+    path = resolve_bundle(console, body.bundle_id)
+    shutil.rmtree(path.parent, ignore_errors=True)
+    return list_bundles(console)
 
 
 def limits_for(console: Console, body: ImportOptionsIn) -> TargetLimits:

@@ -112,11 +112,30 @@ function renderBundles(list) {
     radio.addEventListener("change", () => chooseBundle(ref));
     const where = ref.source === "upload" ? "uploaded" : "output folder";
     const when = new Date(ref.modified * 1000).toLocaleString();
-    box.append(el("div", { className: "choice" }, radio,
+    const row = el("div", { className: "choice" }, radio,
       el("label", { for: id },
         el("span", { className: "job-name", text: ref.name }),
-        el("span", { className: "muted", text: ` ${formatBytes(ref.size_bytes)}, ${where}, ${when}` }))));
+        el("span", { className: "muted", text: ` ${formatBytes(ref.size_bytes)}, ${where}, ${when}` })));
+    if (ref.source === "upload") {
+      const remove = el("button", { type: "button", className: "remove", text: "Remove",
+        "aria-label": `Remove the uploaded ${ref.name}` });
+      remove.addEventListener("click", () => discard(ref));
+      row.append(remove);
+    }
+    box.append(row);
   });
+}
+
+async function discard(ref) {
+  hideError($("imp-upload-error"));
+  try {
+    const list = await api("/api/import/discard", { method: "POST", body: { bundle_id: ref.bundle_id } });
+    if (state.bundle?.bundle_id === ref.bundle_id) chooseBundle(null);
+    renderBundles(list);
+    $("imp-upload-status").textContent = `Removed ${ref.name} from the staging folder.`;
+  } catch (err) {
+    showError($("imp-upload-error"), err);
+  }
 }
 
 async function loadBundles() {
