@@ -21,6 +21,7 @@ import httpx
 import orjson
 import pytest
 
+from integration.test_tsdb_client import tls_vm
 from promkit.bundle.export import ExportSpec, LocalContext, run_export
 from promkit.core.connection import Connection
 from promkit.core.tsdb import TSDBClient
@@ -29,6 +30,7 @@ from support.browser import ConsoleServer, start_console
 from support.servers import VMAuthServer, VMServer
 
 pytestmark = pytest.mark.integration
+__all__ = ["tls_vm"]  # the HTTPS VictoriaMetrics fixture (self-signed certificate)
 
 STEP = 15_000
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host"}
@@ -273,3 +275,21 @@ def test_upload_of_a_damaged_bundle_is_refused(
         assert r.status_code == 422, r.text
         body = r.json()
     assert body["error"] and body["hint"]
+
+
+def test_tls_is_never_downgraded_by_the_console(
+    console: ConsoleServer, vm: VMServer, tls_vm: tuple[str, Path], tmp_path: Path, tag: str
+) -> None:
+    url, cert = tls_vm
+    bundle, samples = gather_bundle(vm, console.output_dir, tag, series=2)
+    options: dict[str, Any] = {"bundle_id": f"out/{bundle.name}", "connection": {"url": url}}
+    for route in ("/api/import/preflight", "/api/import/start"):
+        r = _call(console, "POST", route, json=options)
+        assert r.status_code == 502, r.text  # a self-signed certificate is refused...
+        assert "TLS" in r.json()["error"] and "ca_file" in r.json()["hint"]
+    options["connection"]["ca_file"] = str(cert)  # ...until the user says whom to trust
+    start = _call(console, "POST", "/api/import/start", json={**options, "verify_timeout_s": 30})
+    assert start.status_code == 200, start.text
+    done = _wait(console, start.json()["job_id"], lambda s: s["state"] in ("completed", "failed"))
+    assert done["state"] == "completed", (done["error"], done["hint"])
+    assert done["result"]["samples_sent"] == samples

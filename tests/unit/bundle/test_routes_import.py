@@ -21,6 +21,8 @@ from pydantic import SecretStr
 from promkit.bundle.app import ConsoleSettings, create_app
 from promkit.bundle.routes.import_bundles import upload_name
 from promkit.core.connection import Connection, ConnectionConfig
+from promkit.core.errors import AuthError
+from promkit.core.flavour import Flavour, ValidationResult
 from promkit.core.tsdb import TSDBClient
 from promkit.core.web import TOKEN_HEADER, LocalUIPolicy
 
@@ -53,6 +55,21 @@ def _flags(request: httpx.Request) -> httpx.Response:
     return httpx.Response(404)
 
 
+def _validate(config: ConnectionConfig) -> ValidationResult:
+    conn = Connection.from_config(config)
+    if conn.host == "locked.invalid":
+        raise AuthError(f"{conn.display_url} refused the credentials")
+    return ValidationResult(
+        flavour=Flavour.VMSINGLE,
+        version="v1.79.5",
+        endpoint=conn.display_url,
+        api_base_path=conn.base_path,
+        tenant_id=None,
+        attempts=[],
+        message="VictoriaMetrics single-node v1.79.5",
+    )
+
+
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     path = tmp_path / "out"
@@ -72,7 +89,7 @@ def client(out: Path, tmp_path: Path) -> Iterator[TestClient]:
         staging_dir=tmp_path / "staging",
         max_upload_bytes=64 << 10,
     )
-    app = create_app(settings, client_factory=factory)
+    app = create_app(settings, client_factory=factory, validator=_validate)
     with TestClient(app, base_url=f"http://127.0.0.1:{PORT}") as c:
         yield c
 
@@ -254,6 +271,19 @@ def test_bad_options_answer_400_before_anything_starts(
         r = client.post(path, json=_options("out/b.jsonl", **extra), headers=AUTH)
         assert r.status_code == status, (path, r.text)
         assert words in r.json()["error"]
+    assert client.app.state.console.jobs.jobs() == []  # type: ignore[attr-defined]
+
+
+def test_refused_credentials_stop_preflight_and_start_before_any_job(
+    client: TestClient, out: Path
+) -> None:
+    (out / "b.jsonl").write_bytes(_lines())
+    body = _options("out/b.jsonl")
+    body["connection"]["url"] = "http://locked.invalid:8427"
+    for path in ("/api/import/preflight", "/api/import/start"):
+        r = client.post(path, json=body, headers=AUTH)
+        assert r.status_code == 401, r.text
+        assert r.json()["hint"] and SECRET not in r.text
     assert client.app.state.console.jobs.jobs() == []  # type: ignore[attr-defined]
 
 

@@ -277,7 +277,11 @@ def discard_upload(body: BundleIdIn, console: ConsoleDep) -> BundleList:
 
 
 def limits_for(console: Console, body: ImportOptionsIn) -> TargetLimits:
-    """The target's retention and label limit (its ``flag`` metrics), with the override."""
+    """The target's retention and label limit (its ``flag`` metrics), with the override.
+
+    The target is validated first: ``flags()`` reads ``/metrics`` and is quiet when that
+    fails, so a bad URL, certificate or password would otherwise pass unnoticed."""
+    console.validator(body.connection)
     with console.client_factory(body.connection) as client:
         flags = client.flags()
     return target_limits(flags, retention=body.retention)

@@ -76,7 +76,10 @@ def _status(snap: JobSnapshot, bundle_name: str | None = None) -> ImportStatus:
 
 
 def build_plan(console: Console, body: ImportStartRequest) -> ImportPlan:
-    """The engine's plan for a request: shift, the target's retention, label edits."""
+    """The engine's plan for a request: shift, the target's retention, label edits.
+
+    Validates the target (``limits_for``): wrong credentials or URL fail here, not in the job.
+    """
     spec = ShiftSpec.parse(body.shift, now_ms=int(time.time() * 1000))
     added, dropped = parse_label_edits(body.add_labels, body.drop_labels)
     limits = limits_for(console, body)
@@ -96,7 +99,6 @@ def import_start(body: ImportStartRequest, console: ConsoleDep) -> ImportStatus:
     """Check the target answers, then start importing; poll ``/api/import/status?id=<id>``."""
     reader = open_by_id(console, body.bundle_id)
     plan = build_plan(console, body)
-    console.validator(body.connection)  # wrong credentials or URL fail here, not in the job
     conn = Connection.from_config(body.connection)
     snap = console.jobs.submit(KIND, import_runner(reader, conn, plan))
     return _status(snap, reader.info.path.name)
