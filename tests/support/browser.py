@@ -163,12 +163,13 @@ def _unavailable(exc: Exception) -> None:
 
 
 class _Shared:
-    """One Playwright driver and one Chromium per test process, shared by reference count.
+    """One Playwright driver and one Chromium at a time, shared by reference count.
 
-    Every module that imports the fixtures gets its own copy of each session fixture, and
-    Playwright's sync API refuses a second driver while one runs ("using Playwright Sync API
-    inside the asyncio loop"); so the copies share one driver and one browser here, and the
-    last copy to be torn down closes them.
+    Every module that imports the fixtures gets its own copy of each fixture, and Playwright's
+    sync API refuses a second driver while one runs ("using Playwright Sync API inside the
+    asyncio loop"); so the copies share one driver and one browser here, and the last copy to
+    be torn down closes them. The fixtures are module-scoped: a driver left running keeps an
+    event loop in the main thread, which breaks any later test that calls ``asyncio.run``.
     """
 
     manager: PlaywrightContextManager | None = None
@@ -193,13 +194,13 @@ def _release_playwright() -> None:
         _Shared.playwright = _Shared.manager = None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
     yield _acquire_playwright()
     _release_playwright()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     if _Shared.browser is None:
         try:
