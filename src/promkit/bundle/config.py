@@ -24,7 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from promkit.bundle.export import ExportSpec
 from promkit.bundle.obfuscation import ObfuscationSettings
-from promkit.bundle.windows import MAX_WINDOW_MS, MIN_WINDOW_MS, parse_duration_ms, parse_time_ms
+from promkit.bundle.windows import (
+    MAX_WINDOW_MS,
+    MIN_WINDOW_MS,
+    parse_duration_ms,
+    parse_time_ms,
+    seconds_to_ms,
+)
 from promkit.core.connection import Auth, ConnectionConfig
 from promkit.core.errors import ConfigError, PromkitError, UsageError
 from promkit.core.tsdb import TSDBClient
@@ -131,9 +137,9 @@ class BatchingConfig(BaseModel):
 def _duration_ms(value: DurationValue) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a duration like 60s or a number of seconds")
-    if isinstance(value, int | float):
-        return round(float(value) * 1000)
     try:
+        if isinstance(value, int | float):
+            return seconds_to_ms(value, value)
         return parse_duration_ms(value)
     except UsageError as exc:
         raise ValueError(exc.message) from None

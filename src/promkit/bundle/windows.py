@@ -131,11 +131,28 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _UNIT_MS |= {"w": 7 * 86_400_000, "y": 365 * 86_400_000}
 
 
+# ~31,700 years: anything larger is a typo (and float("9" * 400) is inf, which no int holds).
+MAX_ABS_MS = 10**15
+
+
+def seconds_to_ms(seconds: float | int, text: object) -> int:
+    """Seconds → whole milliseconds; ``UsageError`` for non-finite or absurdly large values."""
+    try:
+        ms = float(seconds) * 1000
+    except OverflowError:  # an int too large for a float
+        ms = math.inf
+    if not math.isfinite(ms) or abs(ms) > MAX_ABS_MS:
+        raise UsageError(
+            f"{text!r} is out of range", hint="use a time or duration within a few thousand years"
+        )
+    return round(ms)
+
+
 def parse_duration_ms(text: str) -> int:
     """``"90s"``, ``"1h30m"``, ``"2d"`` or bare seconds ``"300"`` → milliseconds."""
     raw = text.strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        return round(float(raw) * 1000)
+        return seconds_to_ms(float(raw), text)
     pos = 0
     total = 0.0
     for m in _DURATION.finditer(raw):
@@ -147,7 +164,7 @@ def parse_duration_ms(text: str) -> int:
         raise UsageError(
             f"cannot parse duration {text!r}", hint="use forms like 30s, 5m, 1h30m, 2d"
         )
-    return round(total)
+    return seconds_to_ms(total / 1000, text)
 
 
 def parse_time_ms(text: str, *, now_ms: int) -> int:
@@ -158,7 +175,7 @@ def parse_time_ms(text: str, *, now_ms: int) -> int:
     if raw.startswith("now-"):
         return now_ms - parse_duration_ms(raw[4:])
     if re.fullmatch(r"-?\d+(?:\.\d+)?", raw):
-        return round(float(raw) * 1000)
+        return seconds_to_ms(float(raw), text)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError as exc:

@@ -233,3 +233,11 @@ def test_load_config_bad_json_and_missing_file(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("value", [1.8e305, -1e308, 10**400])
+def test_config_absurd_numeric_step_or_window_is_a_config_error(value: float) -> None:
+    with pytest.raises(ConfigError, match="out of range"):
+        parse_request(with_(BASE, step=value))
+    with pytest.raises(ConfigError, match="out of range"):
+        parse_request(with_(BASE, batching={"window": value}))

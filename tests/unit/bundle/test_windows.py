@@ -115,3 +115,17 @@ def test_a_tiny_tail_joins_the_last_window() -> None:
     assert len(wins) == 10
     assert wins[-1] == Window(9, 270_000, 300_001)
     assert len(plan_windows(0, 5 * 60_000 + 3000, window_ms=30_000)) == 11
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "1e308", "99999999999999999999y", "now-" + "9" * 400])
+def test_windows_absurd_numbers_are_usage_errors_not_overflow(text: str) -> None:
+    with pytest.raises(UsageError, match="out of range"):
+        if text.startswith("now-"):
+            parse_time_ms(text, now_ms=0)
+        else:
+            parse_duration_ms(text)
+
+
+def test_windows_huge_unix_time_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="out of range"):
+        parse_time_ms("9" * 400, now_ms=0)
