@@ -117,7 +117,9 @@ def test_a_tiny_tail_joins_the_last_window() -> None:
     assert len(plan_windows(0, 5 * 60_000 + 3000, window_ms=30_000)) == 11
 
 
-@pytest.mark.parametrize("text", ["9" * 400, "1e308", "99999999999999999999y", "now-" + "9" * 400])
+@pytest.mark.parametrize(
+    "text", ["9" * 400, "9" * 400 + "s", "99999999999999999999y", "now-" + "9" * 400]
+)
 def test_windows_absurd_numbers_are_usage_errors_not_overflow(text: str) -> None:
     with pytest.raises(UsageError, match="out of range"):
         if text.startswith("now-"):
