@@ -289,4 +289,12 @@ def test_app_api_surface_is_exactly_the_documented_routes(client: TestClient) ->
         "/api/export/cancel",
         "/api/export/resume",
         "/api/download",
+        "/api/import/bundles",
+        "/api/import/upload",
+        "/api/import/discard",
+        "/api/import/preflight",
+        "/api/import/start",
+        "/api/import/status",
+        "/api/import/cancel",
+        "/api/import/resume",
     }  # in particular no file-system browsing (vmgather's /api/fs/*)
