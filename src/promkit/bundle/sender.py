@@ -210,7 +210,8 @@ class _Sender:
                 f"import to {where} failed after retries: {detail}",
                 hint="the server is overloaded or down; run the import again to resume",
             )
-        if status in (401, 403):
+        # vmauth answers a wrong password or token with 400, not 401
+        if status in (401, 403) or "cannot find the provided auth token" in text.lower():
             return False, AuthError(f"credentials refused by {self.conn.origin} ({detail})")
         if status == 404 or "missing route" in text or "unsupported path" in text:
             return False, UnsupportedError(

@@ -316,3 +316,12 @@ def test_upload_cancel_keeps_the_checkpoint_for_resume(tmp_path: Path) -> None:
     assert result.resumed_from_chunk == 2
     ids = [line["metric"]["i"] for line in server.lines() + rest.lines()]
     assert ids == [str(i) for i in range(200)]
+
+
+def test_upload_vmauth_refused_token_is_an_auth_error(tmp_path: Path) -> None:
+    # vmauth answers a wrong password with 400 and the text below, never 401
+    text = 'cannot find the provided auth token "Bearer zzz"'
+    server = Server(plan=lambda n: httpx.Response(400, text=text))
+    with pytest.raises(AuthError, match="credentials refused"):
+        _run(tmp_path, server)
+    assert len(server.requests) == 1
