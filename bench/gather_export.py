@@ -13,7 +13,8 @@ against zlib level 6 of the same bytes (target <= 1.10) and the child's peak RSS
 < 200 MB, for 1 M and 10 M samples alike).
 
 On a shared, loaded machine single runs are noisy: ``--repeat N`` measures (a) and (b) N
-times, interleaved, and prints medians (and every run). ``--baseline-src DIR`` also runs
+times, interleaved, and prints medians (and every run), plus the CPU time (b) used, which
+the load disturbs less than wall time. ``--baseline-src DIR`` also runs
 (b) with ``DIR`` first on ``PYTHONPATH`` (e.g. ``git archive <rev> src | tar -x -C DIR``
 then ``DIR/src``), interleaved with the others, to compare two versions of the code
 against the same server in the same run.
@@ -133,6 +134,7 @@ def child(args: argparse.Namespace) -> None:
         obfuscation=ObfuscationSettings(enabled=True, instance=True, job=True),
     )
     out = Path(args.out)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     with TSDBClient(Connection.from_url(args.url, timeout_seconds=120)) as client:
 
@@ -151,7 +153,10 @@ def child(args: argparse.Namespace) -> None:
         else:
             res = run_export(client, spec, ctx, output_dir=out / "bundles")
     elapsed = time.perf_counter() - t0
-    print(json.dumps({"seconds": elapsed, "rss_mb": peak_rss_mb(), **res.model_dump(mode="json")}))
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
+    result = {"seconds": elapsed, "cpu_seconds": cpu, "rss_mb": peak_rss_mb()}
+    print(json.dumps({**result, **res.model_dump(mode="json")}))
 
 
 def zlib6_size(bundle: Path) -> tuple[int, int]:
@@ -249,7 +254,8 @@ def main() -> None:
             b_runs: dict[str, list[dict[str, Any]]] = {k: [] for k in variants}
             for i in range(args.repeat):
                 a_runs.append(plain_download(vm.url, match, start_ms, last_ms + 1000))
-                for name, src in variants.items():
+                order = list(variants.items())
+                for name, src in order if i % 2 == 0 else order[::-1]:  # alternate who goes first
                     out = work / f"b-{name}-{i}"
                     prof = f"{args.profile}.{name}.{i}" if args.profile else None
                     b = run_child(vm.url, start_ms, last_ms + 1000, out, args.trace, src, prof)
@@ -281,6 +287,7 @@ def report(
             " [baseline src]" if name == "base" else ""
         )
         secs = [float(r["seconds"]) for r in runs]
+        cpu = statistics.median(float(r["cpu_seconds"]) for r in runs)
         ratios = [
             r["counts"]["samples"] / float(r["seconds"]) / (total / s)
             for r, (s, _) in zip(runs, a_runs, strict=True)
@@ -291,7 +298,8 @@ def report(
         rss = max(float(r["rss_mb"]) for r in runs)
         print(
             f"(b) {label}: median {b_s:.2f}s {b_rate:,.0f} samples/s; "
-            f"runs: {', '.join(f'{s:.2f}s' for s in secs)}"
+            f"runs: {', '.join(f'{s:.2f}s' for s in secs)}; "
+            f"median CPU (all threads) {cpu:.2f}s"
         )
         print(
             f"    ratio={b_rate / a_rate:.3f} of the median rates (target >= 0.25); "
