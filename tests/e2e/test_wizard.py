@@ -10,6 +10,7 @@ import hashlib
 import re
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from support.browser import (  # the fixtures are imported to register them here
     page_errors,
     playwright_instance,
     save_screenshot,
+    start_console,
 )
 from support.servers import VMAuthServer, VMServer, free_port
 
@@ -38,8 +40,16 @@ def data(vm: VMServer) -> SeededCluster:
     return seed_cluster(vm, "wiz")
 
 
-def _heading(page: Page, name: str) -> None:
-    expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+@pytest.fixture(scope="module")
+def slow_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
+    """A console whose exports wait 0.25 s per window, so a test can cancel one mid-way."""
+    server = start_console(tmp_path_factory.mktemp("slow-console"), export_delay_s=0.25)
+    yield server
+    server.stop()
+
+
+def _heading(page: Page, name: str, *, timeout_ms: float = 5_000) -> None:
+    expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(timeout=timeout_ms)
 
 
 def _next(page: Page) -> None:
@@ -82,9 +92,9 @@ def _preview_is_obfuscated(page: Page, data: SeededCluster, shot: str) -> None:
 
 
 def _finish_and_download(
-    page: Page, console: ConsoleServer, data: SeededCluster, shot: str
+    page: Page, console: ConsoleServer, data: SeededCluster, shot: str, *, wait_ms: float = 5_000
 ) -> None:
-    _heading(page, "Your support bundle is ready")
+    _heading(page, "Your support bundle is ready", timeout_ms=wait_ms)
     facts = page.locator("#done-facts")
     sha = facts.locator("dt:text-is('SHA-256') + dd").inner_text()
     assert re.fullmatch(r"[0-9a-f]{64}", sha)
@@ -132,8 +142,13 @@ def test_wizard_cluster_mode_end_to_end(
 
 
 def test_wizard_selector_mode_cancel_and_resume(
-    page: Page, console: ConsoleServer, vm: VMServer, data: SeededCluster, page_errors: PageErrors
+    page: Page,
+    slow_console: ConsoleServer,
+    vm: VMServer,
+    data: SeededCluster,
+    page_errors: PageErrors,
 ) -> None:
+    console = slow_console  # 120 windows x 0.25 s: time to see the ETA and cancel
     _to_connection(page, console, custom=True, shot="wizard-selector")
     _connect(page, vm.url, "wizard-selector")
 
@@ -166,7 +181,8 @@ def test_wizard_selector_mode_cancel_and_resume(
     assert 0 < progress < 1
     save_screenshot(page, "wizard-selector-6-canceled")
     page.get_by_role("button", name="Resume export").click()
-    _finish_and_download(page, console, data, "wizard-selector")
+    # the remaining windows at 0.25 s each, with room for a slow machine
+    _finish_and_download(page, console, data, "wizard-selector", wait_ms=90_000)
     expect(page.locator("#done-facts")).to_contain_text("Samples")
     assert page_errors.messages == []
 

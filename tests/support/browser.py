@@ -142,13 +142,40 @@ class ConsoleServer:
         self.http.stop()
 
 
-def start_console(output_dir: Path) -> ConsoleServer:
+class DelayedExportTransport(httpx.HTTPTransport):
+    """A real HTTP transport that waits before each ``/api/v1/export`` request.
+
+    The server still answers everything; the delay only makes an export slow enough for a
+    browser test to see it running and cancel it, whatever the speed of the machine.
+    """
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/api/v1/export"):
+            time.sleep(self.delay_s)
+        return super().handle_request(request)
+
+
+def start_console(output_dir: Path, *, export_delay_s: float = 0.0) -> ConsoleServer:
     from promkit.bundle.app import ConsoleSettings, create_app
+    from promkit.core.connection import Connection, ConnectionConfig
+    from promkit.core.tsdb import TSDBClient
     from promkit.core.web import ListenAddress, LocalUIPolicy, bind_listen_socket
+
+    def slow_client(config: ConnectionConfig) -> TSDBClient:
+        return TSDBClient(
+            Connection.from_config(config), transport=DelayedExportTransport(export_delay_s)
+        )
 
     bound = bind_listen_socket(ListenAddress("127.0.0.1", 0), fallback=False)
     policy = LocalUIPolicy.for_address(bound.address)
-    app = create_app(ConsoleSettings(policy=policy, output_dir=output_dir))
+    app = create_app(
+        ConsoleSettings(policy=policy, output_dir=output_dir),
+        client_factory=slow_client if export_delay_s > 0 else None,
+    )
     http = ThreadedServer(app, bound.sock).start(ready_path="/api/health")
     return ConsoleServer(http, policy.token.get_secret_value(), output_dir)
 
