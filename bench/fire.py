@@ -16,7 +16,7 @@ same run:
 Every run writes new series (replica label values differ per run). Prints samples/s,
 ``ratio=<b/a>`` (target >= 0.5) and ``rate_ratio=<achieved/limit>``.
 
-    .venv/bin/python bench/fire_write.py [--series 2000] [--points 500] [--replicas 4]
+    .venv/bin/python bench/fire.py [--series 2000] [--points 500] [--replicas 4]
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Each is measured ``--rounds`` times on fresh servers, alternating, because the m
 shared; prints best and median samples/s of both, ``ratio=<b/a>`` of the best runs (target
 >= 0.7), ``ratio_median`` and the children's peak RSS (target < 200 MB).
 
-    .venv/bin/python bench/import_upload.py [--samples 5000000] [--series 2000]
+    .venv/bin/python bench/import.py [--samples 5000000] [--series 2000]
 """
 
 from __future__ import annotations
