@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,7 @@ from promkit.core.errors import (
     UnsupportedError,
     UsageError,
 )
+from promkit.core.jobs import JobHooks
 from promkit.core.series import MetricRewriter, encode_line, iter_lines
 from promkit.core.tsdb import TSDBClient
 
@@ -103,24 +104,7 @@ class ExportResult(BaseModel):
     mapping_path: str | None = None
 
 
-class ExportContext(Protocol):
-    """Progress/cancel/checkpoint hooks; ``promkit.core.jobs.JobContext`` provides them."""
-
-    staging_dir: Path
-
-    def check_canceled(self) -> None: ...
-    def set_total(self, total_windows: int) -> None: ...
-    def restore(self, *, completed_windows: int, samples: int, lines: int) -> None: ...
-    def window_done(
-        self,
-        index: int,
-        *,
-        samples: int = 0,
-        lines: int = 0,
-        time_range: tuple[int, int] | None = None,
-    ) -> None: ...
-    def save_checkpoint(self, data: dict[str, Any]) -> None: ...
-    def load_checkpoint(self) -> dict[str, Any] | None: ...
+ExportContext = JobHooks  # progress/cancel/checkpoint hooks (``core.jobs.JobContext``)
 
 
 @dataclass

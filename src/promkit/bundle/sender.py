@@ -22,8 +22,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -41,6 +39,7 @@ from promkit.core.errors import (
     UnsupportedError,
     UpstreamError,
 )
+from promkit.core.jobs import JobHooks
 from promkit.core.tsdb import TSDBClient
 
 __all__ = [
@@ -57,24 +56,7 @@ __all__ = [
 CHECKPOINT_VERSION = 1
 
 
-class ImportContext(Protocol):
-    """Progress/cancel/checkpoint hooks; ``promkit.core.jobs.JobContext`` provides them."""
-
-    staging_dir: Path
-
-    def check_canceled(self) -> None: ...
-    def set_total(self, total_windows: int) -> None: ...
-    def restore(self, *, completed_windows: int, samples: int, lines: int) -> None: ...
-    def window_done(
-        self,
-        index: int,
-        *,
-        samples: int = 0,
-        lines: int = 0,
-        time_range: tuple[int, int] | None = None,
-    ) -> None: ...
-    def save_checkpoint(self, data: dict[str, Any]) -> None: ...
-    def load_checkpoint(self) -> dict[str, Any] | None: ...
+ImportContext = JobHooks  # progress/cancel/checkpoint hooks (``core.jobs.JobContext``)
 
 
 @dataclass(frozen=True)

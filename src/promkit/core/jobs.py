@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from pydantic import BaseModel
@@ -43,6 +43,7 @@ from promkit.core.errors import CanceledError, ConflictError, NotFoundError, Pro
 
 __all__ = [
     "JobContext",
+    "JobHooks",
     "JobManager",
     "JobSnapshot",
     "JobState",
@@ -148,6 +149,30 @@ class _Job:
     result: Any = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     done_event: threading.Event = field(default_factory=threading.Event)
+
+
+class JobHooks(Protocol):
+    """What a job's work function may call: progress, cancel and checkpoint hooks.
+
+    ``JobContext`` provides them inside a ``JobManager``; the export and import engines also
+    accept lighter implementations for direct (non-job) runs such as the CLI and benchmarks.
+    """
+
+    staging_dir: Path
+
+    def check_canceled(self) -> None: ...
+    def set_total(self, total_windows: int) -> None: ...
+    def restore(self, *, completed_windows: int, samples: int, lines: int) -> None: ...
+    def window_done(
+        self,
+        index: int,
+        *,
+        samples: int = 0,
+        lines: int = 0,
+        time_range: tuple[int, int] | None = None,
+    ) -> None: ...
+    def save_checkpoint(self, data: dict[str, Any]) -> None: ...
+    def load_checkpoint(self) -> dict[str, Any] | None: ...
 
 
 class JobContext:
