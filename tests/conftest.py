@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import pytest
 
@@ -39,10 +40,21 @@ from support.servers import (
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 
-def _unavailable(exc: ServerUnavailable) -> None:
+T = TypeVar("T")
+
+
+def _unavailable(exc: ServerUnavailable) -> NoReturn:
     if IN_CI:
         pytest.fail(f"required server unavailable in CI: {exc}", pytrace=False)
     pytest.skip(f"server unavailable: {exc}")
+
+
+def _started(start: Callable[[], T]) -> T:
+    """``start()``; a server that cannot start fails the test in CI and skips it elsewhere."""
+    try:
+        return start()
+    except ServerUnavailable as exc:
+        _unavailable(exc)
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +65,7 @@ def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def vm(servers_dir: Path) -> Iterator[VMServer]:
     """One VictoriaMetrics single-node for the whole session. Use unique metric names."""
-    try:
-        server = start_victoria_metrics(servers_dir)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    server = _started(lambda: start_victoria_metrics(servers_dir))
     yield server
     server.stop()
 
@@ -68,11 +76,7 @@ def vm_factory(servers_dir: Path) -> Iterator[Callable[..., VMServer]]:
     started: list[VMServer] = []
 
     def make(*extra_args: str) -> VMServer:
-        try:
-            server = start_victoria_metrics(servers_dir, extra_args=extra_args)
-        except ServerUnavailable as exc:
-            _unavailable(exc)
-            raise
+        server = _started(lambda: start_victoria_metrics(servers_dir, extra_args=extra_args))
         started.append(server)
         return server
 
@@ -85,11 +89,7 @@ def vm_factory(servers_dir: Path) -> Iterator[Callable[..., VMServer]]:
 def vmauth(servers_dir: Path, vm: VMServer) -> Iterator[VMAuthServer]:
     """vmauth in front of the session ``vm`` with basic/bearer users and managed-style tenant
     routes; see ``VMAuthServer`` for the route table and the exact error answers."""
-    try:
-        server = start_vmauth(servers_dir, vm)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    server = _started(lambda: start_vmauth(servers_dir, vm))
     yield server
     server.stop()
 
@@ -97,11 +97,7 @@ def vmauth(servers_dir: Path, vm: VMServer) -> Iterator[VMAuthServer]:
 @pytest.fixture(scope="session")
 def prometheus(servers_dir: Path) -> Iterator[PrometheusServer]:
     """Prometheus accepting remote write at ``.remote_write_url``, scraping itself every 1 s."""
-    try:
-        server = start_prometheus(servers_dir)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    server = _started(lambda: start_prometheus(servers_dir))
     yield server
     server.stop()
 
@@ -109,11 +105,7 @@ def prometheus(servers_dir: Path) -> Iterator[PrometheusServer]:
 @pytest.fixture(scope="session")
 def postgres(servers_dir: Path) -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL 15 cluster; prefer the per-test ``postgres_db`` fixture."""
-    try:
-        server = start_postgres(servers_dir)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    server = _started(lambda: start_postgres(servers_dir))
     yield server
     server.stop()
 
@@ -130,11 +122,7 @@ def postgres_db(postgres: PostgresServer) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_server(servers_dir: Path) -> Iterator[S3Server]:
     """moto S3 server; ``make_bucket()`` per test, ``storage_options`` for s3fs."""
-    try:
-        server = start_s3(servers_dir)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    server = _started(lambda: start_s3(servers_dir))
     yield server
     server.stop()
 
@@ -142,11 +130,7 @@ def s3_server(servers_dir: Path) -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def gcs_server(servers_dir: Path) -> Iterator[GCSServer]:
     """In-memory GCS emulator with bucket ``.bucket``; ``storage_options`` for gcsfs."""
-    try:
-        server = start_gcs(servers_dir)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    server = _started(lambda: start_gcs(servers_dir))
     yield server
     server.stop()
 
@@ -155,11 +139,7 @@ def gcs_server(servers_dir: Path) -> Iterator[GCSServer]:
 def docker_engine() -> Iterator[DockerEngine]:
     """A Docker engine (``scripts/dockerd.sh start`` if none answers): ``.base_url`` and a
     ``docker.DockerClient`` as ``.client``. Containers must use ``network_mode="none"``."""
-    try:
-        engine = start_docker_engine()
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    engine = _started(start_docker_engine)
     yield engine
     release_docker_engine(engine)
 
@@ -167,8 +147,4 @@ def docker_engine() -> Iterator[DockerEngine]:
 @pytest.fixture(scope="session")
 def busybox_image(docker_engine: DockerEngine) -> str:
     """Tag of a tiny local busybox image (``docker import``, nothing pulled); Cmd ``/bin/sh``."""
-    try:
-        return ensure_busybox_image(docker_engine.client)
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-        raise
+    return _started(lambda: ensure_busybox_image(docker_engine.client))
