@@ -30,6 +30,7 @@ SCRIPTS = (
     "selection.js",
     "preview.js",
     "exportjob.js",
+    "jobrunner.js",
 )
 
 

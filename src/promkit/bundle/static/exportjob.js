@@ -1,85 +1,24 @@
 // Export step: start a background job, poll its status (progress, ETA), cancel, resume,
 // and hand the finished bundle to the completion step.
 
-import { api, download } from "./api.js";
-import {
-  $, addFact, clear, formatBytes, formatNumber, formatSeconds, hideError, showError,
-} from "./dom.js";
+import { download } from "./api.js";
+import { $, addFact, clear, formatBytes, formatNumber, formatSeconds, hideError, showError } from "./dom.js";
+import { JobRunner, stamp } from "./jobrunner.js";
 
-const POLL_MS = 500;
-
-function stamp(ms) {
-  return new Date(ms).toISOString().replace(".000Z", "Z");
-}
-
-export class ExportJob {
+export class ExportJob extends JobRunner {
   constructor({ onDone, onBack }) {
-    this.onDone = onDone;
-    this.job = null;
-    this.timer = null;
-    $("export-cancel").addEventListener("click", () => this.cancel());
-    $("export-resume").addEventListener("click", () => this.resume());
-    $("export-back").addEventListener("click", () => onBack());
+    super("/api/export", {
+      title: "export-title",
+      progress: "export-progress",
+      text: "export-text",
+      facts: "export-facts",
+      error: "export-error",
+      cancel: "export-cancel",
+      resume: "export-resume",
+      back: "export-back",
+    }, "Starting export…", { onDone, onBack });
     $("download").addEventListener("click", () => this.save(false));
     $("download-sha").addEventListener("click", () => this.save(true));
-  }
-
-  reset() {
-    clearTimeout(this.timer);
-    this.job = null;
-    $("export-title").textContent = "Starting export…";
-    $("export-progress").value = 0;
-    $("export-text").textContent = "";
-    clear($("export-facts"));
-    hideError($("export-error"));
-    for (const id of ["export-cancel", "export-resume", "export-back"]) $(id).hidden = true;
-  }
-
-  async start(request) {
-    this.reset();
-    const job = await api("/api/export/start", { method: "POST", body: request });
-    this.show(job);
-    this.poll();
-  }
-
-  poll() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), POLL_MS);
-  }
-
-  async tick() {
-    if (!this.job) return;
-    try {
-      const job = await api(`/api/export/status?id=${encodeURIComponent(this.job.job_id)}`);
-      this.show(job);
-      if (job.state === "pending" || job.state === "running") this.poll();
-    } catch (err) {
-      showError($("export-error"), err);
-    }
-  }
-
-  async cancel() {
-    $("export-cancel").disabled = true;
-    try {
-      this.show(await api("/api/export/cancel", { method: "POST", body: { job_id: this.job.job_id } }));
-      this.poll();
-    } catch (err) {
-      showError($("export-error"), err);
-      $("export-cancel").disabled = false;
-    }
-  }
-
-  async resume() {
-    $("export-resume").disabled = true;
-    hideError($("export-error"));
-    try {
-      this.show(await api("/api/export/resume", { method: "POST", body: { job_id: this.job.job_id } }));
-      this.poll();
-    } catch (err) {
-      showError($("export-error"), err);
-    } finally {
-      $("export-resume").disabled = false;
-    }
   }
 
   show(job) {
@@ -149,10 +88,5 @@ export class ExportJob {
     } catch (err) {
       status.textContent = `${err.message}${err.hint ? ` ${err.hint}` : ""}`;
     }
-  }
-
-  stop() {
-    clearTimeout(this.timer);
-    this.job = null;
   }
 }

@@ -2,16 +2,10 @@
 // resume, and show the result with the target's verification. Server data goes through
 // textContent only.
 
-import { api } from "./api.js";
-import {
-  $, addFact, clear, el, formatBytes, formatNumber, formatSeconds, hideError, showError,
-} from "./dom.js";
+import { $, addFact, clear, el, formatBytes, formatNumber, formatSeconds, showError } from "./dom.js";
+import { JobRunner, stamp } from "./jobrunner.js";
 
-const POLL_MS = 500;
-
-export function stamp(ms) {
-  return new Date(ms).toISOString().replace(".000Z", "Z");
-}
+export { stamp };
 
 export function duration(ms) {
   const sign = ms < 0 ? "-" : "";
@@ -41,68 +35,18 @@ const CHECK_WORDS = {
   skipped: "not checked (too many series)",
 };
 
-export class ImportJob {
+export class ImportJob extends JobRunner {
   constructor({ onDone, onBack }) {
-    this.onDone = onDone;
-    this.job = null;
-    this.timer = null;
-    $("imp-cancel").addEventListener("click", () => this.cancel());
-    $("imp-resume").addEventListener("click", () => this.resume());
-    $("imp-run-back").addEventListener("click", () => onBack());
-  }
-
-  reset() {
-    clearTimeout(this.timer);
-    this.job = null;
-    $("imp-run-title").textContent = "Starting import…";
-    $("imp-progress").value = 0;
-    $("imp-run-text").textContent = "";
-    clear($("imp-run-facts"));
-    hideError($("imp-run-error"));
-    for (const id of ["imp-cancel", "imp-resume", "imp-run-back"]) $(id).hidden = true;
-  }
-
-  async start(request) {
-    this.reset();
-    this.show(await api("/api/import/start", { method: "POST", body: request }));
-    this.poll();
-  }
-
-  poll() {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick(), POLL_MS);
-  }
-
-  async tick() {
-    if (!this.job) return;
-    try {
-      const job = await api(`/api/import/status?id=${encodeURIComponent(this.job.job_id)}`);
-      this.show(job);
-      if (job.state === "pending" || job.state === "running") this.poll();
-    } catch (err) {
-      showError($("imp-run-error"), err);
-    }
-  }
-
-  async act(path, button) {
-    button.disabled = true;
-    hideError($("imp-run-error"));
-    try {
-      this.show(await api(path, { method: "POST", body: { job_id: this.job.job_id } }));
-      this.poll();
-    } catch (err) {
-      showError($("imp-run-error"), err);
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  cancel() {
-    return this.act("/api/import/cancel", $("imp-cancel"));
-  }
-
-  resume() {
-    return this.act("/api/import/resume", $("imp-resume"));
+    super("/api/import", {
+      title: "imp-run-title",
+      progress: "imp-progress",
+      text: "imp-run-text",
+      facts: "imp-run-facts",
+      error: "imp-run-error",
+      cancel: "imp-cancel",
+      resume: "imp-resume",
+      back: "imp-run-back",
+    }, "Starting import…", { onDone, onBack });
   }
 
   show(job) {
@@ -190,10 +134,5 @@ export class ImportJob {
     }
     $("imp-check-table").hidden = checks.length === 0;
     this.onDone(result);
-  }
-
-  stop() {
-    clearTimeout(this.timer);
-    this.job = null;
   }
 }
