@@ -41,6 +41,7 @@ from promkit.core.errors import (
 )
 from promkit.core.jobs import JobHooks
 from promkit.core.tsdb import TSDBClient
+from promkit.core.tsdb_errors import is_auth_refusal
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -192,8 +193,7 @@ class _Sender:
                 f"import to {where} failed after retries: {detail}",
                 hint="the server is overloaded or down; run the import again to resume",
             )
-        # vmauth answers a wrong password or token with 400, not 401
-        if status in (401, 403) or "cannot find the provided auth token" in text.lower():
+        if is_auth_refusal(status, text):
             return False, AuthError(f"credentials refused by {self.conn.origin} ({detail})")
         if status == 404 or "missing route" in text or "unsupported path" in text:
             return False, UnsupportedError(

@@ -77,12 +77,17 @@ def body_message(response: httpx.Response, *, scrub: Callable[[str], str]) -> st
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
+def is_auth_refusal(status: int, text: str) -> bool:
+    """Credentials missing or refused: 401/403, or vmauth's 400 for a wrong password/token."""
+    return status in (401, 403) or "cannot find the provided auth token" in text.lower()
+
+
 def http_error(conn: Connection, response: httpx.Response, what: str, msg: str) -> PromkitError:
     """The ``PromkitError`` for an HTTP error status; ``msg`` is ``body_message``'s text."""
     status = response.status_code
     url = strip_query(str(response.url))
     low = msg.lower()
-    if status in (401, 403) or "cannot find the provided auth token" in low:
+    if is_auth_refusal(status, msg):
         if "missing `authorization`" in low or (status == 401 and not conn.secrets()):
             return AuthError(
                 f"{conn.origin} requires credentials (HTTP {status})",
@@ -130,4 +135,4 @@ def http_error(conn: Connection, response: httpx.Response, what: str, msg: str) 
     return UpstreamError(f"{what} failed: {url}: HTTP {status}{': ' + msg if msg else ''}")
 
 
-__all__ = ["body_message", "http_error", "strip_query", "transport_error"]
+__all__ = ["body_message", "http_error", "is_auth_refusal", "strip_query", "transport_error"]
