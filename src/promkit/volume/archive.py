@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import queue
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, Protocol, cast
@@ -260,7 +261,7 @@ class TarStream:
                 if held:
                     yield held
                 held = piece
-        except (zstandard.ZstdError, OSError, EOFError) as exc:
+        except (zstandard.ZstdError, zlib.error, OSError, EOFError) as exc:
             raise IntegrityError(
                 f"backup {self.manifest.id} is damaged: cannot decompress ({exc})",
                 hint="Run `promkit volume verify`; restore another version.",

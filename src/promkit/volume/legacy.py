@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -112,7 +113,7 @@ def dvom_tar_pieces(source: Any, password: SecretStr | None) -> Iterator[bytes]:
         with gzip.GzipFile(fileobj=io.BufferedReader(plain, PIECE), mode="rb") as gz:
             while piece := gz.read(PIECE):
                 yield piece
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise IntegrityError(f"the DVOM backup is not a valid tar.gz ({exc})") from None
 
 
