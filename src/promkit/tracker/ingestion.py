@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -215,6 +216,7 @@ async def ingest(
         ops.append(op)
     store.apply(ops)
     result.processed = len(ops)
+    store.record_use(info.key_id, len(ops), len(result.errors), time.time())
     return result
 
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -94,6 +95,9 @@ class ApiKey(Base):
     # Web origins ("https://shop.example") allowed to send with this key; None: any.
     allowed_origins: Mapped[list[str] | None] = mapped_column(JSON)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    # Ingested samples through this key, written behind by the series store (additive).
+    samples_accepted: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    samples_rejected: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -17,14 +17,16 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from promkit.tracker.db import Database
 from promkit.tracker.forwarding import RemoteWriteForwarder, Snapshot
-from promkit.tracker.models import Series
+from promkit.tracker.models import ApiKey, Series
 
 log = logging.getLogger("promkit.tracker.store")
 
@@ -71,6 +73,20 @@ class Delta:
                 self.buckets = [a + b for a, b in zip(self.buckets, later.buckets, strict=True)]
 
 
+@dataclass(slots=True)
+class KeyUse:
+    """Samples ingested through one API key since the last flush."""
+
+    accepted: int = 0
+    rejected: int = 0
+    last_seen: float = 0.0  # unix seconds
+
+    def merge(self, later: KeyUse) -> None:
+        self.accepted += later.accepted
+        self.rejected += later.rejected
+        self.last_seen = max(self.last_seen, later.last_seen)
+
+
 @dataclass
 class _Known:
     loaded_at: float
@@ -90,6 +106,7 @@ class SeriesStore:
         self.max_series_per_user = max_series_per_user
         self._known_ttl = known_ttl
         self._pending: dict[SeriesKey, Delta] = {}
+        self._usage: dict[int, KeyUse] = {}  # API key id -> counts since the last flush
         self._known: dict[int, _Known] = {}
         self._flush_lock = asyncio.Lock()
         # Ingestion records on the event loop; definition changes drop from worker threads.
@@ -147,6 +164,23 @@ class SeriesStore:
                 else:
                     _observe(delta, op.value, op.bounds)
 
+    def record_use(self, key_id: int, accepted: int, rejected: int, when: float) -> None:
+        """Count one ingestion request's samples against its API key (written behind)."""
+        with self._lock:
+            use = self._usage.get(key_id)
+            if use is None:
+                use = self._usage[key_id] = KeyUse()
+            use.accepted += accepted
+            use.rejected += rejected
+            use.last_seen = when
+
+    def drop_user(self, user_id: int) -> None:
+        """Forget everything pending for a deleted user (their rows go with the user)."""
+        with self._lock:
+            for key in [k for k in self._pending if k[0] == user_id]:
+                del self._pending[key]
+        self._known.pop(user_id, None)
+
     def drop_metric(self, user_id: int, metric_name: str) -> None:
         """Forget pending deltas of a metric whose definition was deleted or reshaped."""
         with self._lock:
@@ -161,28 +195,31 @@ class SeriesStore:
     # persistence
     async def flush(self) -> None:
         async with self._flush_lock:
-            if not self._pending:
+            if not self._pending and not self._usage:
                 return
             with self._lock:
                 batch, self._pending = self._pending, {}
-            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch))
+                usage, self._usage = self._usage, {}
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, batch, usage))
             try:
                 # Shielded: a cancelled caller (shutdown, a scrape that hung up) must not
                 # mistake a write still running in its thread for a failed one.
                 await asyncio.shield(write)
             except asyncio.CancelledError:
-                write.add_done_callback(lambda done: self._settle(batch, done))
+                write.add_done_callback(lambda done: self._settle(batch, usage, done))
                 raise
             except Exception:
-                self._restore(batch)
+                self._restore(batch, usage)
                 raise
             self.flushed_batches += 1
 
-    def _settle(self, batch: dict[SeriesKey, Delta], write: asyncio.Future[None]) -> None:
+    def _settle(
+        self, batch: dict[SeriesKey, Delta], usage: dict[int, KeyUse], write: asyncio.Future[None]
+    ) -> None:
         if write.cancelled() or write.exception() is not None:
-            self._restore(batch)
+            self._restore(batch, usage)
 
-    def _restore(self, batch: dict[SeriesKey, Delta]) -> None:
+    def _restore(self, batch: dict[SeriesKey, Delta], usage: dict[int, KeyUse]) -> None:
         """Put an unwritten batch back under the deltas recorded since."""
         with self._lock:
             for key, delta in self._pending.items():
@@ -191,11 +228,17 @@ class SeriesStore:
                 else:
                     batch[key] = delta
             self._pending = batch
+            for key_id, use in self._usage.items():
+                if key_id in usage:
+                    usage[key_id].merge(use)
+                else:
+                    usage[key_id] = use
+            self._usage = usage
 
-    def _write(self, batch: Mapping[SeriesKey, Delta]) -> None:
+    def _write(self, batch: Mapping[SeriesKey, Delta], usage: Mapping[int, KeyUse]) -> None:
         for attempt in (1, 2):
             try:
-                snapshots = self._write_once(batch)
+                snapshots = self._write_once(batch, usage)
                 break
             except IntegrityError:  # another instance inserted one of these series first
                 if attempt == 2:
@@ -203,9 +246,13 @@ class SeriesStore:
         if self._forwarder is not None:
             self._forwarder.forward(snapshots)
 
-    def _write_once(self, batch: Mapping[SeriesKey, Delta]) -> list[Snapshot]:
+    def _write_once(
+        self, batch: Mapping[SeriesKey, Delta], usage: Mapping[int, KeyUse]
+    ) -> list[Snapshot]:
         snapshots: list[Snapshot] = []
         with self._db.session() as session:
+            for key_id, use in sorted(usage.items()):
+                _add_use(session, key_id, use)
             for (user_id, name, mtype, labels), delta in sorted(batch.items()):
                 lhash = labels_hash(labels)
                 row = session.scalar(
@@ -276,6 +323,25 @@ def _observe(delta: Delta, value: float, bounds: tuple[float, ...] | None) -> No
         delta.buckets[index] += 1
 
 
+def _add_use(session: Session, key_id: int, use: KeyUse) -> None:
+    """Add counts to a key's row (additive, so instances add up; a deleted key matches none)."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .values(
+            samples_accepted=ApiKey.samples_accepted + use.accepted,
+            samples_rejected=ApiKey.samples_rejected + use.rejected,
+            updated_at=ApiKey.updated_at,  # usage is not an edit of the key
+        )
+    )
+    seen = datetime.fromtimestamp(use.last_seen, UTC)
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < seen))
+        .values(last_used_at=seen, updated_at=ApiKey.updated_at)
+    )
+
+
 def _apply(row: Series, delta: Delta) -> None:
     if delta.set_to is not None:
         row.value = delta.set_to + delta.inc
@@ -290,4 +356,14 @@ def _apply(row: Series, delta: Delta) -> None:
             row.bucket_counts = [a + b for a, b in zip(old, delta.buckets, strict=True)]
 
 
-__all__ = ["ADD", "OBSERVE", "SET", "Delta", "LabelPairs", "Op", "SeriesKey", "SeriesStore"]
+__all__ = [
+    "ADD",
+    "OBSERVE",
+    "SET",
+    "Delta",
+    "KeyUse",
+    "LabelPairs",
+    "Op",
+    "SeriesKey",
+    "SeriesStore",
+]

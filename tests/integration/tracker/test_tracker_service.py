@@ -69,7 +69,7 @@ def test_cli_migrate_and_create_user_then_sign_in(
     env = tracker_env(url)
     migrated = promkit("tracker", "migrate", "--json", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert orjson.loads(migrated.stdout)["revision"] == "0003"
+    assert orjson.loads(migrated.stdout)["revision"] == "0004"
     env["PROMKIT_TRACKER_USER_PASSWORD"] = "a long password"
     created = promkit("tracker", "create-user", "--email", "ops@example.com", "--json", env=env)
     assert created.returncode == 0, created.stderr
@@ -140,5 +140,12 @@ def test_prometheus_scrapes_ingested_metrics_across_a_restart(
         # The counter continued from 3: Prometheus saw no reset.
         resets = prometheus.query(f"resets({series}[5m])")
         assert resets and resets[0]["value"][1] == "0"
+        # The key's ingestion counts were written behind too: both processes' samples.
+        creds = {"email": "ada@example.com", "password": "correct horse"}
+        token = httpx.post(f"{server.url}/api/v1/auth/signin", json=creds).json()["data"]
+        auth = {"Authorization": f"Bearer {token['accessToken']}"}
+        overview = httpx.get(f"{server.url}/api/v1/web/overview", headers=auth).json()["data"]
+        assert [(k["accepted"], k["rejected"]) for k in overview["keys"]] == [(2, 0)]
+        assert overview["keys"][0]["last_seen"] is not None
     finally:
         prometheus.stop()

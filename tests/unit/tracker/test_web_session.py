@@ -14,7 +14,6 @@ from promkit.core.errors import AuthError
 from promkit.tracker.app import create_app
 from promkit.tracker.settings import TrackerSettings
 from promkit.tracker.web.session import CsrfError, check_csrf
-from promkit.tracker.web.stats import IngestionStats, counts
 
 PASSWORD = "correct horse"
 
@@ -144,32 +143,12 @@ def test_web_stats_count_ingestion_answers(client: TestClient) -> None:
     overview = client.get("/api/v1/web/overview", headers=auth).json()["data"]
     assert overview["ingestion"]["accepted"] == 1 and overview["ingestion"]["rejected"] == 2
     assert overview["ingestion"]["last_seen"] is not None
+    assert [(k["accepted"], k["rejected"]) for k in overview["keys"]] == [(1, 2)]
     assert overview["metrics"][0]["current"] == 1.0 and overview["tsdb"] is False
+    # Written behind with the series: the key list shows when the key was last used.
+    listed = client.get("/api/v1/api-keys", headers=auth).json()["data"]
+    assert listed[0]["last_used_at"] == overview["ingestion"]["last_seen"]
     assert "PROMKIT_TRACKER_QUERY_URL" in overview["hint"]
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "expected"),
-    [
-        (200, b'{"success":true,"data":{"processed":3,"total":5,"errors":[]}}', (3, 2)),
-        (422, b'{"success":false,"details":[{},{}]}', (0, 2)),
-        (401, b'{"success":false}', None),
-        (200, b"not json", None),
-        (200, b"[1]", None),
-    ],
-)
-def test_web_stats_counts_parse(status: int, body: bytes, expected: tuple[int, int] | None) -> None:
-    assert counts(status, body) == expected
-
-
-def test_web_stats_are_per_key() -> None:
-    stats = IngestionStats(max_keys=1)
-    stats.record("a", 2, 1, 10.0)
-    stats.record("a", 1, 0, 20.0)
-    stats.record("b", 5, 5, 30.0)  # over the bound: dropped
-    assert {
-        k: (v.accepted, v.rejected, v.last_seen) for k, v in stats.for_keys(["a", "b"]).items()
-    } == {"a": (3, 1, 20.0)}
 
 
 def test_web_pages_serve_the_app_with_a_strict_csp(client: TestClient) -> None:

@@ -10,17 +10,15 @@ from fastapi import FastAPI
 from promkit.tracker.web import dashboard, grafana, pages, session
 from promkit.tracker.web.context import WebContext
 from promkit.tracker.web.history import HistorySource, WebSettings
-from promkit.tracker.web.stats import IngestionStats, IngestionStatsMiddleware
 
 
 def install_web(app: FastAPI, settings: WebSettings | None = None) -> WebContext:
-    """Mount the web app's routers and statistics on ``app`` (env settings by default)."""
+    """Mount the web app's routers on ``app`` (env settings by default)."""
     settings = settings if settings is not None else WebSettings()
-    web = WebContext(source=HistorySource.from_settings(settings), stats=IngestionStats())
+    web = WebContext(source=HistorySource.from_settings(settings))
     app.state.web = web
     for module in (session, dashboard, grafana, pages):
         app.include_router(module.router)
-    app.add_middleware(IngestionStatsMiddleware, stats=web.stats)
     return web
 
 

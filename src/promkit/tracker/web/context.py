@@ -1,4 +1,4 @@
-"""What the web app adds to a tracker app: its history source and ingestion statistics."""
+"""What the web app adds to a tracker app: its history source."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from promkit.tracker.web.history import HistorySource
-from promkit.tracker.web.stats import IngestionStats
 
 
 @dataclass(frozen=True)
 class WebContext:
     source: HistorySource
-    stats: IngestionStats
 
 
 def get_web(request: Request) -> WebContext:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -79,10 +79,6 @@ def _live_values(session: Session, user_id: int) -> dict[tuple[str, str], tuple[
     return dict(out)
 
 
-def _when(seconds: float | None) -> datetime | None:
-    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
-
-
 @router.get("/overview", response_model=Envelope[Overview])
 async def overview(
     user: CurrentUser, ctx: ContextDep, web: WebDep, session: SessionDep
@@ -100,18 +96,15 @@ async def overview(
         keys = session.scalars(
             select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at, ApiKey.id)
         ).all()
-        stats = web.stats.for_keys(k.key_hash for k in keys)
-        key_rows = []
-        for k in keys:
-            s = stats.get(k.key_hash)
-            key_rows.append(
-                KeySummary(
-                    id=k.id, key_name=k.key_name, masked_key=k.key_prefix + "…",
-                    is_active=k.is_active, accepted=s.accepted if s else 0,
-                    rejected=s.rejected if s else 0, last_seen=_when(s.last_seen if s else None),
-                )
-            )  # fmt: skip
-        seen = [s.last_seen for s in stats.values() if s.last_seen is not None]
+        key_rows = [
+            KeySummary(
+                id=k.id, key_name=k.key_name, masked_key=k.key_prefix + "…",
+                is_active=k.is_active, accepted=k.samples_accepted, rejected=k.samples_rejected,
+                last_seen=k.last_used_at,
+            )
+            for k in keys
+        ]  # fmt: skip
+        seen = [row.last_seen for row in key_rows if row.last_seen is not None]
         metrics = []
         for d in definitions:
             value, n = live.get((d.metric_name, d.metric_type), (0.0, 0))
@@ -125,9 +118,9 @@ async def overview(
             metrics=metrics,
             keys=key_rows,
             ingestion=IngestionSummary(
-                accepted=sum(s.accepted for s in stats.values()),
-                rejected=sum(s.rejected for s in stats.values()),
-                last_seen=_when(max(seen) if seen else None),
+                accepted=sum(row.accepted for row in key_rows),
+                rejected=sum(row.rejected for row in key_rows),
+                last_seen=max(seen) if seen else None,
             ),
             series_total=sum(n for _, n in live.values()),
             tsdb=web.source.configured,
