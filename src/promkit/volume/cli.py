@@ -395,10 +395,16 @@ def _require_consent(force: bool, question: str) -> None:
 @app.command()
 def prune(
     name: Annotated[str | None, typer.Argument(help="Backup name (default: every name).")] = None,
-    keep_last: Annotated[int, typer.Option("--keep-last")] = 0,
-    keep_daily: Annotated[int, typer.Option("--keep-daily")] = 0,
-    keep_weekly: Annotated[int, typer.Option("--keep-weekly")] = 0,
-    keep_monthly: Annotated[int, typer.Option("--keep-monthly")] = 0,
+    keep_last: Annotated[int, typer.Option("--keep-last", help="Keep the newest N.")] = 0,
+    keep_hourly: Annotated[int, typer.Option("--keep-hourly", help="Keep the newest version "
+                           "of each of the last N hours (UTC) that have versions.")] = 0,
+    keep_daily: Annotated[int, typer.Option("--keep-daily", help="... of the last N days.")] = 0,
+    keep_weekly: Annotated[int, typer.Option("--keep-weekly", help="... of the last N ISO "
+                           "weeks.")] = 0,
+    keep_monthly: Annotated[int, typer.Option("--keep-monthly", help="... of the last N "
+                            "months.")] = 0,
+    keep_yearly: Annotated[int, typer.Option("--keep-yearly", help="... of the last N "
+                           "years.")] = 0,
     keep_within: Annotated[str | None, typer.Option("--keep-within", help="e.g. 7d, 6m.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would go.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Do not ask.")] = False,
@@ -408,8 +414,15 @@ def prune(
     gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
 ) -> None:  # fmt: skip
     """Delete versions that no --keep-* rule keeps (restic's semantics)."""
-    policy = RetentionPolicy(keep_last, keep_daily, keep_weekly, keep_monthly,
-                             parse_span(keep_within) if keep_within else None)  # fmt: skip
+    policy = RetentionPolicy(
+        keep_last=keep_last,
+        keep_daily=keep_daily,
+        keep_weekly=keep_weekly,
+        keep_monthly=keep_monthly,
+        keep_within=parse_span(keep_within) if keep_within else None,
+        keep_hourly=keep_hourly,
+        keep_yearly=keep_yearly,
+    )
     policy.check()
     spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
                  gcs_creds, gcs_project)  # fmt: skip

@@ -1,10 +1,11 @@
 """Retention policies (``prune --keep-*``), restic's semantics.
 
-Versions are walked newest first. ``keep_last`` keeps the newest N; ``keep_daily`` (weekly,
-monthly) keeps the newest version of each of the last N days (ISO weeks, months) that have
-versions; ``keep_within`` keeps everything within that span of the newest version (not of
-"now", so backups that stopped running are not all pruned away). A version is kept if any
-rule keeps it; the reasons are reported.
+Versions are walked newest first. ``keep_last`` keeps the newest N; ``keep_hourly`` (daily,
+weekly, monthly, yearly) keeps the newest version of each of the last N hours (days, ISO weeks,
+months, years) that have versions, calendar periods taken in UTC; ``keep_within`` keeps
+everything within that span of the newest version (not of "now", so backups that stopped
+running are not all pruned away). A version is kept if any rule keeps it; the reasons are
+reported.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from promkit.core.errors import UsageError
 
@@ -26,16 +27,25 @@ class RetentionPolicy:
     keep_weekly: int = 0
     keep_monthly: int = 0
     keep_within: timedelta | None = None
+    keep_hourly: int = 0
+    keep_yearly: int = 0
 
     def check(self) -> None:
-        counts = (self.keep_last, self.keep_daily, self.keep_weekly, self.keep_monthly)
+        counts = (
+            self.keep_last,
+            self.keep_hourly,
+            self.keep_daily,
+            self.keep_weekly,
+            self.keep_monthly,
+            self.keep_yearly,
+        )
         if any(c < 0 for c in counts):
             raise UsageError("--keep-* counts must be >= 0")
         if not any(counts) and not self.keep_within:
             raise UsageError(
                 "no retention rule given; refusing to prune every version",
-                hint="Pass at least one of --keep-last/--keep-daily/--keep-weekly/"
-                "--keep-monthly/--keep-within.",
+                hint="Pass at least one of --keep-last/--keep-hourly/--keep-daily/"
+                "--keep-weekly/--keep-monthly/--keep-yearly/--keep-within.",
             )
 
 
@@ -57,10 +67,17 @@ def parse_span(text: str) -> timedelta:
 
 
 _BUCKETS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
+    "hourly": lambda t: (t.year, t.month, t.day, t.hour),
     "daily": lambda t: (t.year, t.month, t.day),
     "weekly": lambda t: tuple(t.isocalendar())[:2],
     "monthly": lambda t: (t.year, t.month),
+    "yearly": lambda t: (t.year,),
 }
+
+
+def _utc(t: datetime) -> datetime:
+    """Calendar periods are UTC periods; a naive time is taken to be UTC already."""
+    return t if t.tzinfo is None else t.astimezone(UTC)
 
 
 def decide(versions: Sequence[tuple[str, datetime]], policy: RetentionPolicy) -> list[Decision]:
@@ -72,15 +89,17 @@ def decide(versions: Sequence[tuple[str, datetime]], policy: RetentionPolicy) ->
         if i < policy.keep_last:
             reasons[version].append("last")
     for rule, count in (
+        ("hourly", policy.keep_hourly),
         ("daily", policy.keep_daily),
         ("weekly", policy.keep_weekly),
         ("monthly", policy.keep_monthly),
+        ("yearly", policy.keep_yearly),
     ):
         seen: list[tuple[int, ...]] = []
         for version, created in ordered:
             if len(seen) >= count:
                 break
-            bucket = _BUCKETS[rule](created)
+            bucket = _BUCKETS[rule](_utc(created))
             if bucket not in seen:
                 seen.append(bucket)
                 reasons[version].append(rule)

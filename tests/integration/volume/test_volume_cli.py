@@ -14,6 +14,7 @@ import pytest
 
 from promkit.cli import main
 from promkit.core import crypto
+from promkit.volume.names import version_time
 
 from .conftest import Volumes
 
@@ -170,6 +171,13 @@ def test_volume_cli_prune_keeps_the_newest(
     dry = orjson.loads(promkit("prune", "p", "--keep-last", "1", "--dry-run", "--json",
                                env=env).stdout)  # fmt: skip
     assert dry[0]["remove"] == sorted(ids[:2], reverse=True)
+    by_period = orjson.loads(promkit("prune", "p", "--keep-hourly", "2", "--keep-yearly", "1",
+                                     "--dry-run", "--json", env=env).stdout)[0]  # fmt: skip
+    assert by_period["keep"][0] == {"version": ids[2], "reasons": ["hourly", "yearly"]}
+    hours = {version_time(v).replace(minute=0, second=0, microsecond=0) for v in ids}
+    assert len(by_period["keep"]) == min(len(hours), 2)  # 3 backups rarely straddle an hour
+    kept_and_removed = [k["version"] for k in by_period["keep"]] + by_period["remove"]
+    assert sorted(kept_and_removed) == sorted(ids)
     assert len(orjson.loads(promkit("versions", "p", "--json", env=env).stdout)) == 3
     promkit("prune", "p", "--keep-last", "1", env=env, check_rc=8)  # destructive, no --force
     promkit("prune", "p", "--keep-last", "1", "--force", env=env)
