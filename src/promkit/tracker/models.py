@@ -143,4 +143,25 @@ class Series(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-__all__ = ["ApiKey", "Base", "MetricDefinition", "RefreshToken", "Series", "User", "utcnow"]
+class PasswordReset(Base):
+    """One outstanding password reset link: the SHA-256 of its token, deleted once used."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "MetricDefinition",
+    "PasswordReset",
+    "RefreshToken",
+    "Series",
+    "User",
+    "utcnow",
+]

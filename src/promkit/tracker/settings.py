@@ -37,6 +37,20 @@ def _check_remote_write(url: str | None) -> str | None:
     return url
 
 
+def _check_http_url(url: str | None) -> str | None:
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL such as http://grafana:3000")
+    return url
+
+
+def _check_smtp_url(url: SecretStr | None) -> SecretStr | None:
+    if url is not None:
+        from promkit.tracker.mail import parse_smtp_url
+
+        parse_smtp_url(url.get_secret_value())  # ValueError without the URL in it
+    return url
+
+
 class TrackerSettings(BaseSettings):
     """Everything the tracker service can be configured with (env prefix ``PROMKIT_TRACKER_``)."""
 
@@ -73,8 +87,16 @@ class TrackerSettings(BaseSettings):
     scrape_token: SecretStr | None = Field(None, description="Bearer token Prometheus sends")
     remote_write_url: str | None = None
     public_url: str | None = Field(None, description="base URL the snippet loads tracker.js from")
+    grafana_url: str | None = Field(None, description="Grafana users are pointed to")
+    # Password reset by mail (smtp://user:pass@host:port or smtps://...; stdlib smtplib).
+    smtp_url: SecretStr | None = Field(None, description="mail server for password reset links")
+    mail_from: str | None = Field(None, description="From: of reset mail (default no-reply@)")
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    password_reset_ttl_seconds: int = Field(30 * 60, ge=1, description="reset link lifetime")
 
     _remote_write = field_validator("remote_write_url")(_check_remote_write)
+    _grafana = field_validator("grafana_url")(_check_http_url)
+    _smtp = field_validator("smtp_url")(_check_smtp_url)
 
     def jwt_key(self) -> str:
         """The secret tokens are signed with (checked by :func:`check_settings`)."""

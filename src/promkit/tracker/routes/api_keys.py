@@ -1,4 +1,8 @@
-"""``/api/v1/api-keys``: create (the key is shown once), list, rename, (de)activate, delete."""
+"""``/api/v1/api-keys``: create (the key is shown once), list, rename, (de)activate, delete.
+
+The reference's ``POST /:id/copy`` handed out the raw key at any time; keys here exist only
+as hashes, so that route answers 410 Gone with what to do instead.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from promkit.core.errors import ConflictError, NotFoundError, UsageError
+from promkit.core.errors import ConflictError, NotFoundError, PromkitError, UsageError
 from promkit.tracker.apikeys import generate_key, masked
 from promkit.tracker.deps import ContextDep, CurrentUser, SessionDep
 from promkit.tracker.envelope import Envelope, ok
@@ -163,6 +167,25 @@ def ensure_key(user: CurrentUser, session: SessionDep) -> Envelope[EnsureOut]:
     if existing is not None:
         return ok(EnsureOut(key=ApiKeyPublic.model_validate(existing), is_new=False))
     return ok(EnsureOut(key=_create(session, user, "Account API Key"), is_new=True))
+
+
+class KeyShownOnceError(PromkitError):
+    """The raw key cannot be shown again: only its hash is stored (HTTP 410)."""
+
+    http_status = 410
+    exit_code = 5
+
+
+@router.post("/{key_id}/copy", status_code=status.HTTP_410_GONE)
+def copy_key(user: CurrentUser, session: SessionDep, key_id: int = KeyId) -> None:
+    """Gone: a key is shown once, at creation (the reference returned it at any time)."""
+    key = _owned(session, user, key_id)
+    raise KeyShownOnceError(
+        f"API key {key_id} ({key.key_prefix}...) cannot be shown again:"
+        " keys are shown once, at creation, and stored only as hashes",
+        hint="create a new key (POST /api/v1/api-keys), use it, and delete this one"
+        f" (DELETE /api/v1/api-keys/{key_id})",
+    )
 
 
 @router.patch("/{key_id}", response_model=Envelope[ApiKeyPublic])

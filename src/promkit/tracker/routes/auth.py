@@ -1,4 +1,5 @@
-"""``/api/v1/auth/*``: signup, signin, refresh, logout, me.
+"""``/api/v1/auth/*``: signup, signin, refresh, logout, me (password reset in
+:mod:`.password_reset`, account deletion in :mod:`.account`).
 
 Signup answers the same for a new and an existing email (no enumeration) and hands out no
 tokens: the client signs in next. Signin does the same bcrypt work for unknown emails and
@@ -7,7 +8,6 @@ opens a new token family without ending the user's other sessions.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from fastapi import APIRouter, status
@@ -17,29 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from promkit.core.errors import AuthError
+from promkit.tracker.credentials import check_password, normalize_email
 from promkit.tracker.deps import AuthLimit, ContextDep, CurrentUser, SessionDep
 from promkit.tracker.envelope import Envelope, ok
 from promkit.tracker.models import ApiKey, MetricDefinition, User, utcnow
-from promkit.tracker.passwords import MAX_PASSWORD_BYTES
+from promkit.tracker.routes import account, password_reset
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-
-
-def normalize_email(value: str) -> str:
-    """Trim and lower-case; dots and plus tags are kept (they can be distinct mailboxes)."""
-    email = value.strip().lower()
-    if len(email) > 320 or not EMAIL_RE.match(email):
-        raise ValueError("not a valid email address")
-    return email
-
-
-def check_password(value: str) -> str:
-    if len(value) < 8:
-        raise ValueError("password must have at least 8 characters")
-    if len(value.encode()) > MAX_PASSWORD_BYTES:
-        raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
-    return value
 
 
 class UserPublic(BaseModel):
@@ -194,4 +178,8 @@ def mark_onboarded(session: Session, user: User) -> None:
         session.commit()
 
 
-__all__ = ["router"]
+# Password reset and account deletion live in their own modules, under this prefix.
+router.include_router(password_reset.router)
+router.include_router(account.router)
+
+__all__ = ["check_password", "mark_onboarded", "normalize_email", "router"]

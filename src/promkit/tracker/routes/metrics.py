@@ -1,4 +1,5 @@
-"""``POST /api/v1/metrics`` (ingestion by API key), ``GET /metrics`` (Prometheus scrape) and
+"""``POST /api/v1/metrics`` (ingestion by API key), ``GET /metrics`` (Prometheus scrape),
+``GET /api/v1/metrics`` (where the data can be read, by access token) and
 ``GET /api/v1/metrics/exposition`` (one user's own series, by access token)."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
@@ -111,6 +113,49 @@ async def scrape(
     await ctx.store.flush()
     body = await asyncio.to_thread(render, ctx.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsInfo(BaseModel):
+    """The reference's informational answer; URLs are null when not configured."""
+
+    message: str
+    prometheusUrl: str | None
+    grafanaUrl: str | None
+    metricsEndpoint: str = "/metrics"
+
+
+def _without_credentials(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _query_url(request: Request) -> str | None:
+    """The TSDB the web dashboard reads (``PROMKIT_TRACKER_QUERY_URL``), without credentials."""
+    web = getattr(request.app.state, "web", None)
+    connection = getattr(getattr(web, "source", None), "connection", None)
+    url = getattr(connection, "display_url", None)
+    return url if isinstance(url, str) else None
+
+
+@router.get("/api/v1/metrics", response_model=Envelope[MetricsInfo])
+async def metrics_info(
+    request: Request, ctx: ContextDep, user: CurrentUser
+) -> Envelope[MetricsInfo]:
+    """Where your ingested metrics can be read: Prometheus, Grafana and the scrape endpoint."""
+    return ok(
+        MetricsInfo(
+            message="Metrics are exposed in the Prometheus format at metricsEndpoint, every"
+            f' series labelled user_id="{user.id}"; send samples with POST /api/v1/metrics.',
+            prometheusUrl=_query_url(request),
+            grafanaUrl=_without_credentials(ctx.settings.grafana_url),
+        )
+    )
 
 
 @router.get("/api/v1/metrics/exposition", response_class=Response)
