@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -84,14 +86,32 @@ def volume_of(client: Any, size: int) -> Iterator[str]:
         client.volumes.get(name).remove(force=True)
 
 
-def timed_wait(proc: subprocess.Popen[bytes]) -> tuple[int, float]:
-    """Exit code and peak RSS (MB) of exactly this child."""
+def timed_wait(proc: subprocess.Popen[bytes]) -> tuple[int, float, float]:
+    """Exit code, peak RSS (MB) and CPU seconds (user + sys) of exactly this child."""
     _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024
+    return proc.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def baseline(client: Any, volume: str, out: Path) -> float:
+def dockerd_cpu() -> float:
+    """CPU seconds dockerd has used so far (it makes the tar for both pipelines); 0 if unknown."""
+    try:
+        pid = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
+        fields = Path(f"/proc/{pid[0]}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (IndexError, OSError, ValueError):
+        return 0.0
+
+
+@dataclasses.dataclass
+class Run:
+    seconds: float
+    rss_mb: float = 0.0
+    cpu_s: float = 0.0  # the pipeline's own processes
+    dockerd_cpu_s: float = 0.0
+
+
+def baseline(client: Any, volume: str, out: Path) -> Run:
     from promkit.volume.engine import ensure_helper_image
 
     helper = client.containers.create(
@@ -99,57 +119,78 @@ def baseline(client: Any, volume: str, out: Path) -> float:
         network_mode="none",
     )  # fmt: skip
     try:
+        d0 = dockerd_cpu()
         start = time.perf_counter()
         cp = subprocess.Popen(["docker", "cp", f"{helper.id}:/data", "-"], stdout=subprocess.PIPE)
-        zstd = subprocess.run(
-            ["zstd", "-3", "-q", "-f", "-o", str(out)], stdin=cp.stdout, check=True
-        )
+        zstd = subprocess.Popen(["zstd", "-3", "-q", "-f", "-o", str(out)], stdin=cp.stdout)
         assert cp.stdout is not None
         cp.stdout.close()
-        if cp.wait() != 0 or zstd.returncode != 0:
+        zrc, _zrss, zcpu = timed_wait(zstd)
+        crc, _crss, ccpu = timed_wait(cp)
+        if crc != 0 or zrc != 0:
             raise SystemExit("baseline pipeline failed")
-        return time.perf_counter() - start
+        return Run(time.perf_counter() - start, cpu_s=zcpu + ccpu, dockerd_cpu_s=dockerd_cpu() - d0)
     finally:
         helper.remove(force=True)
 
 
-def ours(volume: str, repo: Path) -> tuple[float, float]:
+def ours(volume: str, repo: Path) -> Run:
     env = dict(os.environ, PROMKIT_VOLUME_PASSWORD="bench-password")
     env.pop("PROMKIT_TESTONLY_WEAKEN_KDF", None)
     argv = [sys.executable, "-m", "promkit", "volume", "backup", "--volume", volume,
             "--name", "bench", "--encrypt", "--repo", str(repo)]  # fmt: skip
+    d0 = dockerd_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    rc, rss = timed_wait(proc)
+    rc, rss, cpu = timed_wait(proc)
     if rc != 0:
         raise SystemExit(f"promkit volume backup failed with exit code {rc}")
-    return time.perf_counter() - start, rss
+    return Run(time.perf_counter() - start, rss, cpu, dockerd_cpu() - d0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="interleaved (a, b) pairs")
     args = parser.parse_args()
     size = args.size_mib * MIB
+    gib = size / (1 << 30)
     client = ensure_engine()
     work = Path(tempfile.mkdtemp(prefix="promkit-bench-"))
     try:
         with volume_of(client, size // 4) as small:
-            _t, rss_small = ours(small, work / "repo-small")
+            rss_small = ours(small, work / "repo-small").rss_mb
+        pairs: list[tuple[Run, Run]] = []
         with volume_of(client, size) as vol:
-            base_t = min(baseline(client, vol, work / "base.zst") for _ in range(args.runs))
-            best = min(ours(vol, work / f"repo-{i}") for i in range(args.runs))
-            ours_t, rss_large = best
+            for i in range(args.runs):
+                # Alternate which goes first: the machine is shared and its load drifts.
+                if i % 2:
+                    b = ours(vol, work / f"repo-{i}")
+                    a = baseline(client, vol, work / "base.zst")
+                else:
+                    a = baseline(client, vol, work / "base.zst")
+                    b = ours(vol, work / f"repo-{i}")
+                pairs.append((a, b))
+                print(f"run={i} ratio={a.seconds / b.seconds:.3f} base_s={a.seconds:.2f} "
+                      f"ours_s={b.seconds:.2f} base_cpu_s_per_gib={a.cpu_s / gib:.2f} "
+                      f"ours_cpu_s_per_gib={b.cpu_s / gib:.2f} "
+                      f"dockerd_cpu_s_per_gib_base={a.dockerd_cpu_s / gib:.2f} "
+                      f"dockerd_cpu_s_per_gib_ours={b.dockerd_cpu_s / gib:.2f} "
+                      f"rss_mb={b.rss_mb:.1f}", flush=True)  # fmt: skip
         stored = sum(p.stat().st_size for p in (work / "repo-0").rglob("*.data"))
+        ratios = sorted(a.seconds / b.seconds for a, b in pairs)
+        base_t = statistics.median(a.seconds for a, _ in pairs)
+        ours_t = statistics.median(b.seconds for _, b in pairs)
         mb = size / 1e6
         print(f"volume_mib={args.size_mib}")
         print(f"baseline_docker_cp_zstd3_s={base_t:.2f} baseline_MBps={mb / base_t:.1f} "
               f"baseline_out_MB={(work / 'base.zst').stat().st_size / 1e6:.1f}")  # fmt: skip
         print(f"promkit_backup_encrypted_s={ours_t:.2f} promkit_MBps={mb / ours_t:.1f} "
               f"promkit_out_MB={stored / 1e6:.1f}")  # fmt: skip
-        print(f"peak_rss_mb_small={rss_small:.1f} peak_rss_mb_full={rss_large:.1f}")
-        print(f"ratio={base_t / ours_t:.3f}")
+        print(f"peak_rss_mb_small={rss_small:.1f} "
+              f"peak_rss_mb_full={max(b.rss_mb for _, b in pairs):.1f}")  # fmt: skip
+        print(f"ratio_min={ratios[0]:.3f} ratio_max={ratios[-1]:.3f}")
+        print(f"ratio={statistics.median(ratios):.3f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
