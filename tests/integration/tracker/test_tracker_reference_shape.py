@@ -1,5 +1,5 @@
 """The reference's remaining endpoints, so its frontend and SDK users can switch: onboarding,
-the account key, definitions by API key. (Its raw-key ``/copy`` endpoint is gone on purpose.)"""
+the account key, definitions by API key. (Its raw-key ``/copy`` is 410 Gone.)"""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_reference_user_key_is_masked(client: TestClient) -> None:
     data = client.get("/api/v1/api-keys/user-key", headers=auth).json()["data"]
     assert data["has_key"] is True
     assert raw not in str(data) and data["key"]["masked_key"].startswith(raw[:11])
-    assert client.post("/api/v1/api-keys/1/copy", headers=auth).status_code in (404, 405)
+    copy = client.post("/api/v1/api-keys/1/copy", headers=auth)  # 410: keys are shown once
+    assert copy.status_code == 410 and raw not in copy.text and copy.json()["hint"]
 
 
 def test_reference_metric_configs_by_api_key(client: TestClient) -> None:
