@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -47,9 +45,10 @@ def serve(
     import uvicorn
 
     from promkit.tracker.app import create_app
+    from promkit.tracker.logs import configure_service_logging
 
     settings = load_settings(**_overrides(host=host, port=port, dev=dev or None))
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    configure_service_logging()
     if settings.dev:
         stderr.print("[yellow]development mode:[/] do not expose this instance")
     stderr.print(
@@ -57,7 +56,14 @@ def serve(
         f" (database {redact_url(settings.database_url)})"
     )
     # uvicorn's own access log would print query strings, and beacons carry the API key there.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+    # log_config=None: uvicorn's dictConfig would close the handler configured above.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+    )
 
 
 @app.command()

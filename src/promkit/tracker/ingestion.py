@@ -78,20 +78,25 @@ def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> tuple[tu
         if raw is None or isinstance(raw, Mapping):
             return definition.defaults
         raise ItemRefused("labels must be an object")
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise ItemRefused("labels must be an object")
     allowed = definition.label_names
-    labels: dict[str, str] = {}
+    limit = limits.max_label_value_length
+    pairs: list[tuple[str, str]] = []
     for name, value in raw.items():
         if name not in allowed:
             raise ItemRefused(
                 f"label {str(name)[:64]!r} is not defined for {definition.metric_name}"
             )
-        labels[name] = _label_text(name, value, limits.max_label_value_length)
+        if type(value) is not str or len(value) > limit:  # the common case costs one check
+            value = _label_text(name, value, limit)
+        if value:
+            pairs.append((name, value))
     for name, default in definition.defaults:
-        if name not in labels:
-            labels[name] = default
-    return tuple(sorted((k, v) for k, v in labels.items() if v))
+        if name not in raw:
+            pairs.append((name, default))
+    pairs.sort()
+    return tuple(pairs)
 
 
 def to_op(user_id: int, item: Any, definitions: Mapping[str, Definition], limits: Limits) -> Op:

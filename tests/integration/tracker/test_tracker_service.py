@@ -69,7 +69,7 @@ def test_cli_migrate_and_create_user_then_sign_in(
     env = tracker_env(url)
     migrated = promkit("tracker", "migrate", "--json", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert orjson.loads(migrated.stdout)["revision"] == "0005"
+    assert orjson.loads(migrated.stdout)["revision"] == "0004"
     env["PROMKIT_TRACKER_USER_PASSWORD"] = "a long password"
     created = promkit("tracker", "create-user", "--email", "ops@example.com", "--json", env=env)
     assert created.returncode == 0, created.stderr
@@ -107,6 +107,20 @@ def _ingest(base: str, key: str, amount: float) -> None:
     assert r.status_code == 200, r.text
 
 
+def _wait_access_line(log: Path, key: str) -> None:
+    """The service's JSON access log reaches stderr within a few seconds (block-buffered)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        lines = [line for line in text.splitlines() if line.startswith("{")]
+        entries = [orjson.loads(line) for line in lines]
+        if any(e.get("path") == "/api/v1/metrics" and e.get("status") == 200 for e in entries):
+            assert key not in text
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no ingestion access-log line in {log}")
+
+
 def _wait_value(query: Callable[[str], list[dict[str, Any]]], promql: str, want: float) -> float:
     deadline = time.monotonic() + 30
     seen = None
@@ -127,6 +141,7 @@ def test_prometheus_scrapes_ingested_metrics_across_a_restart(
     server = trackers(url)
     key, uid = _setup(server.url)
     _ingest(server.url, key, 3)
+    _wait_access_line(server.process.log_path, key)
     prometheus = start_scraping_prometheus(tmp_path, server.port)
     try:
         series = f'user_metric_page_views_total{{user_id="{uid}",page="/"}}'
