@@ -8,6 +8,10 @@
 4. Only then: stop the selected containers, empty the target (dotfiles included), copy the
    staging volume into it through the archive API (owners, modes, links, times survive),
    restart the containers, remove the staging volume.
+5. Before the containers restart, read the target back through the archive API and compare
+   it with what the backup holds (paths, types, sizes, SHA-256 of contents, modes, owners,
+   link targets; listed while the backup streamed into staging). A difference is an
+   IntegrityError naming the paths; the staging volume is then kept.
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ from typing import Any, BinaryIO
 
 from pydantic import SecretStr
 
-from promkit.core.errors import ConflictError, NotFoundError, PromkitError, UsageError
+from promkit.core.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    PromkitError,
+    UsageError,
+)
 from promkit.volume.archive import Progress, TarStream
+from promkit.volume.compare import Entry, TarListing, differences, listing_of
 from promkit.volume.containers import StoppedContainers, resolve_containers, signals_as_interrupts
 from promkit.volume.engine import (
     MOUNT,
@@ -168,9 +179,9 @@ def _restore(
             hint="Pass --force to replace its contents.",
         )
     with signals_as_interrupts():
-        staging = _stage(client, image, source, say)
+        staging, expected = _stage(client, image, source, say)
         try:
-            _swap(client, image, req, source, staging, containers, say)
+            _swap(client, image, req, source, staging, expected, containers, say)
         except BaseException as exc:
             if isinstance(exc, _SwapFailedAfterWipe):
                 raise exc.error from None
@@ -186,17 +197,22 @@ class _SwapFailedAfterWipe(Exception):
         self.error = error
 
 
-def _stage(client: Any, image: str, source: _Source, say: Callable[[str], None]) -> str:
+def _stage(
+    client: Any, image: str, source: _Source, say: Callable[[str], None]
+) -> tuple[str, dict[str, Entry]]:
+    """Extract the source into a new staging volume; return it and what the backup holds."""
     staging = f"promkit-staging-{secrets.token_hex(6)}"
     create_volume(client, staging, labels={STAGING_LABEL: source.backup_id.replace(" ", "_")})
     say(f"fetching and verifying {source.backup_id} into staging volume {staging}")
+    # Backups hold "data/..." (extracted at "/"); DVOM tars hold "./..." (at the mount).
+    listing = TarListing(source.pieces, root="data" if source.extract_at == "/" else "")
     try:
         with helper_container(client, image, {staging: MOUNT}) as helper:
-            write_volume(helper, source.pieces, at=source.extract_at)
+            write_volume(helper, listing, at=source.extract_at)
+        return staging, listing.entries
     except BaseException:
         _drop_volume(client, staging)
         raise
-    return staging
 
 
 def _swap(
@@ -205,6 +221,7 @@ def _swap(
     req: RestoreRequest,
     source: _Source,
     staging: str,
+    expected: dict[str, Entry],
     containers: list[Any],
     say: Callable[[str], None],
 ) -> None:
@@ -229,6 +246,9 @@ def _swap(
                 say(f"copying staging volume into {req.target}")
                 with contextlib.closing(read_volume(src)) as pieces:
                     write_volume(dst, pieces)
+                say(f"checking {req.target} against the backup")
+                with contextlib.closing(read_volume(dst)) as pieces:
+                    actual = listing_of(pieces)
         except PromkitError as exc:
             raise _SwapFailedAfterWipe(
                 type(exc)(
@@ -237,6 +257,23 @@ def _swap(
                     "or copy it by hand.",
                 )
             ) from None
+        _check_target(req.target, source.backup_id, staging, expected, actual)
+
+
+def _check_target(
+    target: str, backup_id: str, staging: str, expected: dict[str, Entry], actual: dict[str, Entry]
+) -> None:
+    diffs = differences(expected, actual)
+    if diffs:
+        shown = "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
+        raise _SwapFailedAfterWipe(
+            IntegrityError(
+                f"volume {target!r} does not match {backup_id} after the restore: "
+                f"{len(diffs)} path(s) differ: {shown}",
+                hint=f"The restore is NOT complete. The verified data is kept in volume "
+                f"{staging!r}; check the target's storage and rerun the restore.",
+            )
+        )
 
 
 def _drop_volume(client: Any, name: str) -> None:

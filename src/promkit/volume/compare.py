@@ -1,0 +1,212 @@
+"""What a tar stream of a volume holds, and the differences between two of them.
+
+Restore uses this to re-check the target after copying: the backup's tar is listed while it
+streams into the staging volume (:class:`TarListing` passes the pieces through unchanged),
+the target is read back through the archive API and listed the same way, and
+:func:`differences` names the paths that differ. File contents are compared by SHA-256,
+hashed piece by piece while the tar is walked, so no file is ever held in memory.
+
+Paths are relative to the volume root (``""`` is the root itself): backups hold
+``data/...`` entries, DVOM backups ``./...``; both describe the same tree. Hard links are
+compared as the file they point to plus the set of names that share it, so the order in
+which an archiver met the names does not matter. Times are not compared (a directory's
+mtime moves whenever an entry is added to it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import tarfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from promkit.core.errors import IntegrityError
+
+__all__ = ["Entry", "TarListing", "differences", "listing_of"]
+
+_READ = 1 << 20
+_KINDS = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.CONTTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+    tarfile.CHRTYPE: "char-device",
+    tarfile.BLKTYPE: "block-device",
+    tarfile.FIFOTYPE: "fifo",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of a volume as the tar describes it."""
+
+    kind: str
+    mode: int
+    uid: int
+    gid: int
+    size: int = 0
+    sha256: str = ""
+    link: str = ""  # symlink target
+    device: tuple[int, int] = (0, 0)
+    names: tuple[str, ...] = ()  # hard-link group (every name of the file), when > 1
+
+
+def _relative(name: str, root: str) -> str:
+    path = posixpath.normpath(name.lstrip("/"))
+    if path == ".":
+        return ""
+    if root:
+        if path == root:
+            return ""
+        if path.startswith(root + "/"):
+            return path[len(root) + 1 :]
+    return path
+
+
+class _PieceReader:
+    """A file object over an iterator of pieces that remembers every piece it pulled."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+        self._buf = memoryview(b"")
+        self.pulled: list[bytes] = []
+
+    def _next(self) -> bool:
+        try:
+            piece = next(self._pieces)
+        except StopIteration:
+            return False
+        self.pulled.append(piece)
+        self._buf = memoryview(piece)
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._buf:
+            if not self._next():
+                return b""
+        n = len(self._buf) if size < 0 else min(size, len(self._buf))
+        out = bytes(self._buf[:n])
+        self._buf = self._buf[n:]
+        return out
+
+    def rest(self) -> Iterator[bytes]:
+        """Every piece not pulled yet (the tar's trailing padding, and the source's end)."""
+        yield from self._pieces
+
+
+class TarListing:
+    """Iterate to pass a tar's pieces through unchanged; afterwards :attr:`entries` holds
+    what the tar describes. ``root`` is the tar directory that is the volume root (``data``
+    for the archive API's view of ``/data``; ``""`` for DVOM's ``./`` entries)."""
+
+    def __init__(self, pieces: Iterable[bytes], *, root: str = "data") -> None:
+        self._pieces = iter(pieces)
+        self._root = root
+        self._entries: dict[str, Entry] = {}
+        self._hardlinks: dict[str, str] = {}
+        self._done = False
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        if not self._done:
+            raise RuntimeError("TarListing read before the tar was consumed")
+        return self._entries
+
+    def __iter__(self) -> Iterator[bytes]:
+        reader = _PieceReader(self._pieces)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", bufsize=_READ) as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    yield from _flush(reader)
+                    yield from self._add(tar, member, reader)
+        except tarfile.TarError as exc:
+            raise IntegrityError(f"the archive is not a valid tar ({exc})") from None
+        yield from _flush(reader)
+        yield from reader.rest()
+        self._resolve_hardlinks()
+        self._done = True
+
+    def _add(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, reader: _PieceReader
+    ) -> Iterator[bytes]:
+        """Record one member; a file's data is hashed and passed on piece by piece."""
+        path = _relative(member.name, self._root)
+        kind = _KINDS.get(member.type, f"type-{member.type!r}")
+        entry = Entry(kind, member.mode & 0o7777, member.uid, member.gid)
+        if kind == "file":
+            digest = hashlib.sha256()
+            data = tar.extractfile(member)
+            assert data is not None
+            while chunk := data.read(_READ):
+                digest.update(chunk)
+                yield from _flush(reader)
+            entry = replace(entry, size=member.size, sha256=digest.hexdigest())
+        elif kind == "symlink":
+            entry = replace(entry, link=member.linkname)
+        elif kind == "hardlink":
+            self._hardlinks[path] = _relative(member.linkname, self._root)
+        elif kind.endswith("device"):
+            entry = replace(entry, device=(member.devmajor, member.devminor))
+        self._entries[path] = entry
+
+    def _resolve_hardlinks(self) -> None:
+        groups: dict[str, list[str]] = {}
+        for path, first in self._hardlinks.items():
+            groups.setdefault(first, [first]).append(path)
+        for first, names in groups.items():
+            target = self._entries.get(first)
+            if target is None:  # a link to a name outside the tar: keep it as a link
+                continue
+            shared = replace(target, names=tuple(sorted(names)))
+            for name in names:
+                self._entries[name] = shared
+
+
+def _flush(reader: _PieceReader) -> Iterator[bytes]:
+    while reader.pulled:
+        yield reader.pulled.pop(0)
+
+
+def listing_of(pieces: Iterable[bytes], *, root: str = "data") -> dict[str, Entry]:
+    """Consume a tar stream and return what it describes."""
+    listing = TarListing(pieces, root=root)
+    for _piece in listing:
+        pass
+    return listing.entries
+
+
+def _describe(path: str, want: Entry, got: Entry) -> str:
+    shown = path or "/"
+    fields = ("kind", "size", "sha256", "mode", "uid", "gid", "link", "device", "names")
+    for name in fields:
+        a, b = getattr(want, name), getattr(got, name)
+        if a != b:
+            if name == "mode":
+                a, b = f"{a:o}", f"{b:o}"
+            if name == "sha256":
+                return f"{shown}: content differs"
+            return f"{shown}: {name} {a} in the backup, {b} in the volume"
+    return f"{shown}: differs"
+
+
+def differences(expected: dict[str, Entry], actual: dict[str, Entry]) -> list[str]:
+    """Human-readable differences, sorted by path; empty when the two trees are the same.
+
+    The root is compared only when both sides describe it (a DVOM tar may not)."""
+    out: list[str] = []
+    for path in sorted(expected.keys() | actual.keys()):
+        want, got = expected.get(path), actual.get(path)
+        if want is None:
+            if path == "":
+                continue
+            out.append(f"{path}: in the volume but not in the backup")
+        elif got is None:
+            if path == "":
+                continue
+            out.append(f"{path}: in the backup but missing from the volume")
+        elif want != got:
+            out.append(_describe(path, want, got))
+    return out
