@@ -39,10 +39,15 @@ def _aware(moment: datetime) -> datetime:
 class PasswordResets:
     ttl_seconds: int
 
+    @staticmethod
+    def sweep(session: Session) -> None:
+        """Delete every expired link (each request does it, known email or not: same work)."""
+        session.execute(delete(PasswordReset).where(PasswordReset.expires_at <= utcnow()))
+
     def issue(self, session: Session, user: User) -> str | None:
         """A new raw token for ``user`` (flushed, not committed); None when too many are open."""
         now = utcnow()
-        session.execute(delete(PasswordReset).where(PasswordReset.expires_at <= now))
+        self.sweep(session)
         open_links = session.scalar(select(func.count()).where(PasswordReset.user_id == user.id))
         if (open_links or 0) >= MAX_OUTSTANDING:
             return None

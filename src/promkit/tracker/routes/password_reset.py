@@ -70,12 +70,19 @@ def request_reset(
     body: ResetRequestIn, ctx: ContextDep, session: SessionDep, background: BackgroundTasks
 ) -> Envelope[ResetRequestOut]:
     mailer = ResetMailer.from_settings(ctx.settings)
+    if mailer is None:
+        return ok(ResetRequestOut(email=body.email), REQUEST_MESSAGE)
+    resets = PasswordResets(ctx.settings.password_reset_ttl_seconds)
     user = session.scalar(select(User).where(User.email == body.email))
-    if mailer is not None and user is not None:
-        raw = PasswordResets(ctx.settings.password_reset_ttl_seconds).issue(session, user)
-        session.commit()
-        if raw is not None:  # sync task: Starlette runs it in a worker thread, after the answer
-            background.add_task(mailer.send, user.email, raw)
+    raw: str | None = None
+    if user is None:
+        resets.sweep(session)  # the same database work as for a known email
+    else:
+        raw = resets.issue(session, user)
+    session.commit()
+    if user is not None and raw is not None:
+        # A sync task: Starlette runs it in a worker thread once the answer is sent.
+        background.add_task(mailer.send, user.email, raw)
     return ok(ResetRequestOut(email=body.email), REQUEST_MESSAGE)
 
 
