@@ -13,8 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from promkit.tracker.mail import ResetMailer, parse_smtp_url
 from promkit.tracker.models import PasswordReset, Series, User, utcnow
 from promkit.tracker.tokens import token_hash
+from support.process import free_port
 from support.smtp import MailSink, smtp_sink
 
 from .conftest import bearer, sign_in
@@ -198,3 +200,14 @@ def test_metrics_info_and_key_copy_keep_the_reference_routes(
     assert copy.status_code == 410 and key["api_key"] not in copy.text
     stranger = bearer(sign_in(client, "eve@example.com"))
     assert client.post(f"/api/v1/api-keys/{key['id']}/copy", headers=stranger).status_code == 404
+
+
+def test_reset_mail_to_an_unreachable_server_is_logged_without_secrets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="promkit.tracker.mail")
+    server = parse_smtp_url(f"smtp://mailer:smtp-secret-pw@127.0.0.1:{free_port()}")
+    mailer = ResetMailer(server, PUBLIC, "t@example.com", 1800, timeout=5)
+    assert mailer.send("ada@example.com", "TOKEN-abc") is False
+    assert "password reset mail via" in caplog.text and "ConnectionRefusedError" in caplog.text
+    assert "smtp-secret-pw" not in caplog.text and "TOKEN-abc" not in caplog.text
