@@ -20,6 +20,7 @@ import posixpath
 import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 from promkit.core.errors import IntegrityError
 
@@ -67,30 +68,62 @@ def _relative(name: str, root: str) -> str:
 
 
 class _PieceReader:
-    """A file object over an iterator of pieces that remembers every piece it pulled."""
+    """A forward-only file object over an iterator of pieces. It remembers every piece it
+    pulled (to pass them on unchanged) and feeds the bytes of one window, the current
+    member's data, to a hash as they go by, whether read or skipped."""
 
     def __init__(self, pieces: Iterator[bytes]) -> None:
         self._pieces = pieces
         self._buf = memoryview(b"")
         self.pulled: list[bytes] = []
+        self.pos = 0
+        self._window = (0, 0)
+        self._digest: Any = None
 
-    def _next(self) -> bool:
-        try:
-            piece = next(self._pieces)
-        except StopIteration:
-            return False
-        self.pulled.append(piece)
-        self._buf = memoryview(piece)
-        return True
+    def watch(self, start: int, size: int) -> Any:
+        self._window = (start, start + size)
+        self._digest = hashlib.sha256()
+        return self._digest
+
+    def _take(self, size: int) -> memoryview:
+        while not self._buf:
+            try:
+                piece = next(self._pieces)
+            except StopIteration:
+                return memoryview(b"")
+            self.pulled.append(piece)
+            self._buf = memoryview(piece)
+        chunk = self._buf[:size]
+        self._buf = self._buf[len(chunk) :]
+        lo, hi = max(self.pos, self._window[0]), min(self.pos + len(chunk), self._window[1])
+        if lo < hi:
+            self._digest.update(chunk[lo - self.pos : hi - self.pos])
+        self.pos += len(chunk)
+        return chunk
 
     def read(self, size: int = -1) -> bytes:
-        while not self._buf:
-            if not self._next():
-                return b""
-        n = len(self._buf) if size < 0 else min(size, len(self._buf))
-        out = bytes(self._buf[:n])
-        self._buf = self._buf[n:]
-        return out
+        parts: list[bytes] = []
+        wanted = size if size >= 0 else 1 << 62
+        while wanted > 0 and (chunk := self._take(wanted)):
+            parts.append(bytes(chunk))
+            wanted -= len(chunk)
+        return b"".join(parts)
+
+    def skip(self, size: int) -> int:
+        done = 0
+        while done < size and (chunk := self._take(size - done)):
+            done += len(chunk)
+        return done
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0 or offset < self.pos:
+            raise tarfile.ReadError("cannot seek backwards in a stream")
+        if self.skip(offset - self.pos) < offset - self.pos:
+            raise tarfile.ReadError("unexpected end of data")
+        return self.pos
 
     def rest(self) -> Iterator[bytes]:
         """Every piece not pulled yet (the tar's trailing padding, and the source's end)."""
@@ -100,7 +133,10 @@ class _PieceReader:
 class TarListing:
     """Iterate to pass a tar's pieces through unchanged; afterwards :attr:`entries` holds
     what the tar describes. ``root`` is the tar directory that is the volume root (``data``
-    for the archive API's view of ``/data``; ``""`` for DVOM's ``./`` entries)."""
+    for the archive API's view of ``/data``; ``""`` for DVOM's ``./`` entries).
+
+    Headers are parsed by :mod:`tarfile` (ustar, GNU long names, pax); member data is never
+    copied, only hashed while it passes, and pieces are handed on at least every MiB."""
 
     def __init__(self, pieces: Iterable[bytes], *, root: str = "data") -> None:
         self._pieces = iter(pieces)
@@ -118,10 +154,24 @@ class TarListing:
     def __iter__(self) -> Iterator[bytes]:
         reader = _PieceReader(self._pieces)
         try:
-            with tarfile.open(fileobj=reader, mode="r|", bufsize=_READ) as tar:  # type: ignore[call-overload]
-                for member in tar:
+            tar = tarfile.TarFile(fileobj=reader, mode="r")  # type: ignore[arg-type]
+            pending: tuple[str, Entry, Any] | None = None
+            while True:
+                member = tar.next()
+                tar.members.clear()  # type: ignore[attr-defined]  # keep memory constant
+                if pending:
+                    path, entry, digest = pending
+                    self._entries[path] = replace(entry, sha256=digest.hexdigest())
+                    pending = None
+                yield from _flush(reader)
+                if member is None:
+                    break
+                pending = self._add(member, reader)
+                end = tar.offset - 1  # tarfile reads the last byte before the next header
+                while reader.pos < end:
+                    if not reader.skip(min(_READ, end - reader.pos)):
+                        raise tarfile.ReadError("unexpected end of data")
                     yield from _flush(reader)
-                    yield from self._add(tar, member, reader)
         except tarfile.TarError as exc:
             raise IntegrityError(f"the archive is not a valid tar ({exc})") from None
         yield from _flush(reader)
@@ -129,28 +179,22 @@ class TarListing:
         self._resolve_hardlinks()
         self._done = True
 
-    def _add(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, reader: _PieceReader
-    ) -> Iterator[bytes]:
-        """Record one member; a file's data is hashed and passed on piece by piece."""
+    def _add(self, member: tarfile.TarInfo, reader: _PieceReader) -> tuple[str, Entry, Any] | None:
+        """Record one member; a file's record waits for its data's hash (returned)."""
         path = _relative(member.name, self._root)
         kind = _KINDS.get(member.type, f"type-{member.type!r}")
         entry = Entry(kind, member.mode & 0o7777, member.uid, member.gid)
         if kind == "file":
-            digest = hashlib.sha256()
-            data = tar.extractfile(member)
-            assert data is not None
-            while chunk := data.read(_READ):
-                digest.update(chunk)
-                yield from _flush(reader)
-            entry = replace(entry, size=member.size, sha256=digest.hexdigest())
-        elif kind == "symlink":
+            digest = reader.watch(member.offset_data, member.size)
+            return path, replace(entry, size=member.size), digest
+        if kind == "symlink":
             entry = replace(entry, link=member.linkname)
         elif kind == "hardlink":
             self._hardlinks[path] = _relative(member.linkname, self._root)
         elif kind.endswith("device"):
             entry = replace(entry, device=(member.devmajor, member.devminor))
         self._entries[path] = entry
+        return None
 
     def _resolve_hardlinks(self) -> None:
         groups: dict[str, list[str]] = {}
@@ -166,8 +210,9 @@ class TarListing:
 
 
 def _flush(reader: _PieceReader) -> Iterator[bytes]:
-    while reader.pulled:
-        yield reader.pulled.pop(0)
+    if reader.pulled:
+        yield from reader.pulled
+        reader.pulled.clear()
 
 
 def listing_of(pieces: Iterable[bytes], *, root: str = "data") -> dict[str, Entry]:

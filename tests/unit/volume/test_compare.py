@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+from collections.abc import Iterable
 
 import pytest
 
@@ -111,3 +112,22 @@ def test_not_a_tar_is_an_integrity_error_and_entries_need_a_full_read() -> None:
         listing_of([b"x" * 1024])
     with pytest.raises(RuntimeError):
         _ = TarListing([_tar(TREE)]).entries
+
+
+def test_a_large_file_is_passed_on_while_it_is_hashed() -> None:
+    """Bounded memory: pieces go out at least every MiB, never a whole file at once."""
+    big = bytes(range(256)) * (5 * 4096)  # 5 MiB
+    raw = _tar([("data", "dir", b""), ("data/big", "file", big)])
+    pulled = [0]
+
+    def source() -> Iterable[bytes]:
+        for piece in _pieces(raw, 64 << 10):
+            pulled[0] += 1
+            yield piece
+
+    held = []
+    out = 0
+    for _piece in TarListing(source()):
+        out += 1
+        held.append(pulled[0] - out)
+    assert out == pulled[0] and max(held) <= (1 << 20) // (64 << 10) + 2
