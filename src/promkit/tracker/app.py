@@ -15,7 +15,6 @@ from promkit import __version__
 from promkit.tracker.context import TrackerContext
 from promkit.tracker.envelope import install_error_handlers
 from promkit.tracker.fastpath import Dispatch, IngestEndpoint, TrackerAPI
-from promkit.tracker.middleware import SecurityMiddleware
 from promkit.tracker.routes import (
     api_keys,
     auth,
@@ -72,7 +71,7 @@ def create_app(settings: TrackerSettings) -> FastAPI:
         app.include_router(module.router)
     install_web(app)  # web app: cookie sessions, dashboard API, /app/ (tracker.web)
     # Outside FastAPI's own middleware: headers and logs for every answer, fast ingestion.
-    app.edge = SecurityMiddleware(Dispatch(app, IngestEndpoint(ctx)))
+    app.edge = Dispatch(app, IngestEndpoint(ctx))
     return app
 
 

@@ -36,11 +36,17 @@ class Definition:
     help_text: str | None
     label_names: frozenset[str] = field(init=False)
     defaults: tuple[tuple[str, str], ...] = field(init=False)  # non-empty defaults only
+    # Resolved label sets by the raw (name, value) pairs of all-string labels; ingestion
+    # sees the same few label sets over and over (see ingestion.resolve_labels).
+    resolved: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = field(
+        init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_names", frozenset(name for name, _ in self.labels))
         defaults = tuple(sorted((name, value) for name, value in self.labels if value))
         object.__setattr__(self, "defaults", defaults)
+        object.__setattr__(self, "resolved", {})
 
     @classmethod
     def from_row(cls, row: MetricDefinition) -> Definition:

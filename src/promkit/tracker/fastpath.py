@@ -9,6 +9,7 @@ documented FastAPI route uses, the same JSON envelopes and the same error mappin
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,11 +20,12 @@ from starlette.types import Receive, Scope, Send
 from promkit.core.errors import DataError, PromkitError
 from promkit.tracker.context import TrackerContext
 from promkit.tracker.ingestion import PayloadTooLargeError, ingest
+from promkit.tracker.middleware import INGEST_HEADERS, SecurityMiddleware, log_access
 from promkit.tracker.ratelimit import RateLimitedError
 
 log = logging.getLogger("promkit.tracker")
 INGEST_PATH = "/api/v1/metrics"
-JSON_HEADERS = [(b"content-type", b"application/json")]
+JSON_HEADERS = list(INGEST_HEADERS)  # content type, security and CORS headers
 
 
 def error_body(exc: PromkitError) -> bytes:
@@ -33,15 +35,21 @@ def error_body(exc: PromkitError) -> bytes:
 
 
 class IngestEndpoint:
-    """``POST /api/v1/metrics`` as a bare ASGI callable."""
+    """``POST /api/v1/metrics`` as a bare ASGI callable, with its own headers and access log
+    (the security middleware's per-request wrapper is measurable on this path)."""
 
     def __init__(self, ctx: TrackerContext) -> None:
         self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, body, headers = await self._handle(scope, receive)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        started = time.perf_counter()
+        status = 500
+        try:
+            status, body, headers = await self._handle(scope, receive)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            log_access(scope, status, started)
 
     async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[Any]]:
         try:
@@ -114,15 +122,18 @@ class TrackerAPI(FastAPI):
 
 
 class Dispatch:
+    """Ingestion to the fast path; everything else (CORS preflights included) through the
+    security middleware to FastAPI."""
+
     def __init__(self, app: TrackerAPI, ingest_endpoint: IngestEndpoint) -> None:
-        self.app = app
         self.ingest = ingest_endpoint
+        self.rest = SecurityMiddleware(app.framework)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == INGEST_PATH and scope["method"] == "POST":
             await self.ingest(scope, receive, send)
         else:
-            await self.app.framework(scope, receive, send)
+            await self.rest(scope, receive, send)
 
 
 __all__ = ["Dispatch", "IngestEndpoint", "TrackerAPI"]

@@ -72,6 +72,9 @@ def _label_text(name: str, value: Any, limit: int) -> str:
     return text
 
 
+RESOLVED_CACHE_SIZE = 1024  # label sets remembered per definition
+
+
 def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> tuple[tuple[str, str], ...]:
     """The sample's label pairs, sorted, defaults filled in, empty values dropped."""
     if not raw:
@@ -80,15 +83,26 @@ def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> tuple[tu
         raise ItemRefused("labels must be an object")
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise ItemRefused("labels must be an object")
+    try:
+        # Only all-string label sets are stored, and a string never equals a number or a
+        # bool, so a hit always has exactly these values.
+        seen = tuple(raw.items())
+        hit = definition.resolved.get(seen)
+    except TypeError:  # an unhashable value (list, object): refused below
+        seen, hit = None, None
+    if hit is not None:
+        return hit
     allowed = definition.label_names
     limit = limits.max_label_value_length
     pairs: list[tuple[str, str]] = []
+    all_strings = True
     for name, value in raw.items():
         if name not in allowed:
             raise ItemRefused(
                 f"label {str(name)[:64]!r} is not defined for {definition.metric_name}"
             )
         if type(value) is not str or len(value) > limit:  # the common case costs one check
+            all_strings = False
             value = _label_text(name, value, limit)
         if value:
             pairs.append((name, value))
@@ -96,7 +110,13 @@ def resolve_labels(definition: Definition, raw: Any, limits: Limits) -> tuple[tu
         if name not in raw:
             pairs.append((name, default))
     pairs.sort()
-    return tuple(pairs)
+    resolved = tuple(pairs)
+    if all_strings and seen is not None:
+        cache = definition.resolved
+        if len(cache) >= RESOLVED_CACHE_SIZE:
+            cache.clear()
+        cache[seen] = resolved
+    return resolved
 
 
 def to_op(user_id: int, item: Any, definitions: Mapping[str, Definition], limits: Limits) -> Op:

@@ -73,18 +73,30 @@ class SecurityMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    orjson.dumps(
-                        {
-                            "method": scope["method"],
-                            "path": path,
-                            "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
-                            "client": (scope.get("client") or ("-",))[0],
-                        }
-                    ).decode()
-                )
+            log_access(scope, status, started)
 
 
-__all__ = ["SecurityMiddleware"]
+def log_access(scope: Scope, status: int, started: float) -> None:
+    """One JSON access-log line (path only: query strings can carry API keys)."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            orjson.dumps(
+                {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": (scope.get("client") or ("-",))[0],
+                }
+            ).decode()
+        )
+
+
+# What the ingestion fast path answers with (it bypasses the wrapper above).
+INGEST_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"application/json"),
+    *SECURITY_HEADERS,
+    *CORS_HEADERS,
+)
+
+__all__ = ["INGEST_HEADERS", "SecurityMiddleware", "log_access"]

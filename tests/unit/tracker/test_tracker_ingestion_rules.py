@@ -96,3 +96,31 @@ def test_to_op_same_labels_in_any_order_are_one_series() -> None:
     one = to_op(1, {"name": "m", "value": 1, "labels": {"a": "1", "b": "2"}}, defs, LIMITS)
     two = to_op(1, {"name": "m", "value": 1, "labels": {"b": "2", "a": "1"}}, defs, LIMITS)
     assert one.key == two.key
+
+
+def test_resolved_label_cache_gives_the_uncached_answer() -> None:
+    """The per-definition cache of resolved label sets never changes an answer."""
+    defs = {"m": definition("counter", ("page", None), ("env", "prod"))}
+
+    def labels_of(raw: Any) -> Any:
+        return to_op(1, {"name": "m", "value": 1, "labels": raw}, defs, LIMITS).key[3]
+
+    for _ in range(2):  # second time from the cache
+        assert labels_of({"page": "1"}) == (("env", "prod"), ("page", "1"))
+        assert labels_of({"page": ""}) == (("env", "prod"),)
+    # 1 == True == 1.0 as dict keys: non-string values are never cached, so no mix-ups.
+    assert labels_of({"page": 1}) == (("env", "prod"), ("page", "1"))
+    assert labels_of({"page": True}) == (("env", "prod"), ("page", "true"))
+    assert labels_of({"page": 1.0}) == (("env", "prod"), ("page", "1.0"))
+    assert labels_of({"page": "1"}) == (("env", "prod"), ("page", "1"))
+    for bad, reason in (({"page": "x" * 9}, "longer than 8"), ({"page": [1]}, "string or")):
+        with pytest.raises(ItemRefused, match=reason):
+            labels_of(bad)
+    assert len(defs["m"].resolved) == 2
+
+
+def test_resolved_label_cache_is_bounded() -> None:
+    defs = {"m": definition("counter", ("page", None))}
+    for i in range(3000):
+        to_op(1, {"name": "m", "value": 1, "labels": {"page": str(i)}}, defs, LIMITS)
+    assert 0 < len(defs["m"].resolved) <= 1024
