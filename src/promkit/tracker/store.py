@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from promkit.tracker.db import Database
 from promkit.tracker.forwarding import RemoteWriteForwarder, Snapshot
-from promkit.tracker.models import ApiKey, Series
+from promkit.tracker.models import ApiKey, Series, User
 
 log = logging.getLogger("promkit.tracker.store")
 
@@ -240,11 +240,25 @@ class SeriesStore:
             try:
                 snapshots = self._write_once(batch, usage)
                 break
-            except IntegrityError:  # another instance inserted one of these series first
+            except IntegrityError:
+                # Another instance inserted one of these series first (the retry updates
+                # it), or a user was deleted while their samples were pending: their rows
+                # are gone, so are their deltas (kept, they would fail every flush).
                 if attempt == 2:
                     raise
+                batch = self._without_deleted_users(batch)
         if self._forwarder is not None:
             self._forwarder.forward(snapshots)
+
+    def _without_deleted_users(self, batch: Mapping[SeriesKey, Delta]) -> Mapping[SeriesKey, Delta]:
+        users = {key[0] for key in batch}
+        with self._db.session() as session:
+            alive = set(session.scalars(select(User.id).where(User.id.in_(users))))
+        gone = users - alive
+        if not gone:
+            return batch
+        log.info("dropping pending samples of %d deleted user(s)", len(gone))
+        return {key: delta for key, delta in batch.items() if key[0] not in gone}
 
     def _write_once(
         self, batch: Mapping[SeriesKey, Delta], usage: Mapping[int, KeyUse]

@@ -63,3 +63,30 @@ def test_store_drop_metric_forgets_pending(store: SeriesStore) -> None:
     store.apply([Op(ADD, key(), 1)])
     store.drop_metric(1, "m")
     assert store.pending == 0
+
+
+def test_store_flush_drops_samples_of_a_user_deleted_meanwhile(tmp_path: Path) -> None:
+    """A user deleted while their samples were pending must not wedge every later flush."""
+    import asyncio
+
+    from sqlalchemy import delete, select
+
+    from promkit.tracker.models import Series, User
+
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+    db.migrate()
+    with db.session() as session:
+        session.add_all([User(id=1, email="a@x.io", password_hash="h"),
+                         User(id=2, email="b@x.io", password_hash="h")])  # fmt: skip
+        session.commit()
+    store = SeriesStore(db, max_series_per_user=10)
+    store.apply([Op(ADD, (1, "m", "counter", ()), 1), Op(ADD, (2, "m", "counter", ()), 2)])
+    with db.session() as session:
+        session.execute(delete(User).where(User.id == 1))
+        session.commit()
+    asyncio.run(store.flush())
+    assert store.pending == 0
+    with db.session() as session:
+        rows = session.execute(select(Series.user_id, Series.value)).all()
+    assert [tuple(r) for r in rows] == [(2, 2.0)]
+    db.dispose()
