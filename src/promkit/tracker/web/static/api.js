@@ -48,6 +48,16 @@ export async function signUp(email, password, name) {
   return send("POST", "/api/v1/auth/signup", body);
 }
 
+// Password reset: the request always answers the same generic message (no enumeration);
+// the reset answers 401 for a bad, expired or used token. No session is involved.
+export async function requestPasswordReset(email) {
+  return send("POST", "/api/v1/auth/password-reset-request", { email });
+}
+
+export async function resetPassword(token, password) {
+  return send("POST", "/api/v1/auth/password-reset", { token, password });
+}
+
 export async function signIn(email, password) {
   return adopt((await send("POST", SESSION, { email, password })).data);
 }

@@ -7,10 +7,26 @@ import { el } from "./dom.js";
 import { keysView } from "./keys.js";
 import { metricsView } from "./metrics.js";
 import { onboardingView } from "./onboarding.js";
+import { forgotView, resetView } from "./reset.js";
 
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
-const PUBLIC = new Set(["#/signin", "#/signup"]);
+const PUBLIC = new Set(["#/signin", "#/signup", "#/forgot"]);
+// Open to everyone, signed in or not: a reset link from a mail.
+const OPEN = new Set(["#/reset"]);
+
+// A reset link's token moves from the URL into the reset view's memory: out of history,
+// bookmarks and the address bar.
+function takeResetToken(hash) {
+  const token = new URLSearchParams(hash.split("?")[1] || "").get("token");
+  history.replaceState(null, "", `${location.pathname}${location.search}#/reset`);
+  return token;
+}
+
+async function afterReset() {
+  // The reset revoked every session of the account, this page's included.
+  if (currentUser()) { await signOut().catch(() => {}); nav.hidden = true; }
+}
 
 function go(hash) {
   if (location.hash === hash) route(); else location.hash = hash;
@@ -18,6 +34,7 @@ function go(hash) {
 
 async function route() {
   const hash = location.hash || "#/";
+  const path = hash.split("?")[0];
   const user = currentUser();
   nav.hidden = !user;
   for (const link of nav.querySelectorAll("a")) {
@@ -26,9 +43,11 @@ async function route() {
   }
   view.replaceChildren();
   try {
-    if (!user && !PUBLIC.has(hash)) { go("#/signin"); return; }
-    if (user && PUBLIC.has(hash)) { go("#/"); return; }
-    if (hash === "#/signin") signInView(view, () => go("#/"));
+    if (OPEN.has(path)) resetView(view, takeResetToken(hash), afterReset);
+    else if (!user && !PUBLIC.has(hash)) { go("#/signin"); return; }
+    else if (user && PUBLIC.has(hash)) { go("#/"); return; }
+    else if (hash === "#/signin") signInView(view, () => go("#/"));
+    else if (hash === "#/forgot") forgotView(view);
     else if (hash === "#/signup") signUpView(view, () => go("#/start"));
     else if (hash === "#/start") await onboardingView(view);
     else if (hash === "#/metrics") await metricsView(view);

@@ -54,6 +54,7 @@ export function signInView(view, done) {
   });
   view.append(el("section", { class: "card narrow" },
     el("h1", { text: "Sign in" }), form,
+    el("p", {}, el("a", { href: "#/forgot", text: "Forgot password?" })),
     el("p", {}, "No account yet? ", el("a", { href: "#/signup", text: "Create one" }))));
 }
 
