@@ -67,6 +67,7 @@ class StorageOptions:
     gcs_endpoint_url: str | None = None
     gcs_credentials_file: str | None = None
     gcs_project: str | None = None
+    s3_profile: str | None = None  # AWS shared config/credentials profile
 
 
 class Storage(Protocol):
@@ -385,6 +386,8 @@ def _s3_fs(opts: StorageOptions) -> Any:
     if opts.s3_access_key and opts.s3_secret_key:
         kwargs["key"] = opts.s3_access_key.get_secret_value()
         kwargs["secret"] = opts.s3_secret_key.get_secret_value()
+    if opts.s3_profile:
+        kwargs["profile"] = opts.s3_profile
     # Fresh instance: cached ones would keep stale listings and credentials between uses.
     return s3fs.S3FileSystem(client_kwargs=client_kwargs, skip_instance_cache=True, **kwargs)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,7 +56,28 @@ StorageKind = Annotated[str | None, typer.Option("--storage", help="DVOM style: 
 BackupDir = Annotated[str | None, typer.Option("--backup-dir", help="Local repository directory.")]
 S3Bucket = Annotated[str | None, typer.Option("--s3-bucket")]
 S3Region = Annotated[str | None, typer.Option("--s3-region", help="Default: AWS_REGION.")]
-S3Endpoint = Annotated[str | None, typer.Option("--s3-endpoint", help="S3-compatible endpoint.")]
+S3Endpoint = Annotated[
+    str | None,
+    typer.Option("--s3-endpoint-url", "--s3-endpoint", help="S3-compatible endpoint URL "
+                 "(default: AWS_ENDPOINT_URL_S3)."),
+]  # fmt: skip
+S3Profile = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-profile", help="AWS shared config/credentials profile (default: AWS_PROFILE)."
+    ),
+]
+S3AccessKeyId = Annotated[
+    str | None,
+    typer.Option("--s3-access-key-id", help="S3 access key id; its secret comes from "
+                 "--s3-secret-access-key-file, AWS_SECRET_ACCESS_KEY or --s3-profile."),
+]  # fmt: skip
+S3SecretFile = Annotated[
+    str | None,
+    typer.Option("--s3-secret-access-key-file", help="File whose first line is the S3 secret "
+                 "access key (never given on the command line)."),
+]  # fmt: skip
+ArgvS3Secret = Annotated[str | None, typer.Option("--s3-secret-access-key", hidden=True)]
 GcsBucket = Annotated[str | None, typer.Option("--gcs-bucket")]
 GcsCreds = Annotated[str | None, typer.Option("--gcs-creds", help="Service-account JSON file.")]
 GcsProject = Annotated[str | None, typer.Option("--gcs-project")]
@@ -81,11 +104,44 @@ HelperImage = Annotated[
 ]
 
 
-def _spec(repo: str | None, storage: str | None, backup_dir: str | None, s3_bucket: str | None,
-          s3_region: str | None, s3_endpoint: str | None, gcs_bucket: str | None,
-          gcs_creds: str | None, gcs_project: str | None) -> RepoSpec:  # fmt: skip
-    return RepoSpec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                    gcs_creds, gcs_project)  # fmt: skip
+_SPEC = RepoSpec()  # placeholder default; with_repository passes the real one
+
+_REPO_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("repo", Repo), ("storage", StorageKind), ("backup_dir", BackupDir),
+    ("s3_bucket", S3Bucket), ("s3_region", S3Region), ("s3_endpoint", S3Endpoint),
+    ("s3_profile", S3Profile), ("s3_access_key_id", S3AccessKeyId),
+    ("s3_secret_access_key_file", S3SecretFile), ("s3_secret_access_key", ArgvS3Secret),
+    ("gcs_bucket", GcsBucket), ("gcs_creds", GcsCreds), ("gcs_project", GcsProject),
+)  # fmt: skip
+
+
+def with_repository(func: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the repository options (``--repo``, DVOM's ``--storage`` flags, S3 and
+    GCS settings) and call it with ``spec: RepoSpec`` built from them."""
+    signature = inspect.signature(func, eval_str=True)  # typer needs real annotations
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+        for name, hint in _REPO_OPTIONS
+    ]
+    params = [p for p in signature.parameters.values() if p.name != "spec"]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> None:
+        given = {name: kwargs.pop(name, None) for name, _ in _REPO_OPTIONS}
+        if given.pop("s3_secret_access_key") is not None:
+            raise UsageError(
+                "S3 secret keys are never taken from the command line (they leak into ps "
+                "and history)",
+                hint="Use --s3-secret-access-key-file PATH, AWS_SECRET_ACCESS_KEY or --s3-profile.",
+            )
+        func(*args, spec=RepoSpec(**given), **kwargs)
+
+    command.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
+    command.__annotations__ = {
+        **{k: v for k, v in func.__annotations__.items() if k != "spec"},
+        **dict(_REPO_OPTIONS),
+    }
+    return command
 
 
 def _no_argv_password(value: str | None) -> None:
@@ -137,6 +193,7 @@ def _progress(label: str, total: int | None) -> Iterator[Any]:
 
 
 @app.command()
+@with_repository
 def backup(
     volume: Annotated[str, typer.Option("--volume", help="Docker volume to back up.")],
     name: Annotated[str, typer.Option("--name", "-n", help="Backup name.")],
@@ -148,17 +205,13 @@ def backup(
     password_file: PasswordFile = None,
     password: ArgvPassword = None,
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """Back up a volume as a new version of NAME (tar -> zstd -> AES-256-GCM -> storage)."""
     _no_argv_password(password)
     check_name(name)
     if compression not in ("zstd", "gzip"):
         raise UsageError(f"unknown compression {compression!r}", hint="Use zstd or gzip.")
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     want = encrypt if encrypt is not None else password_available(password_file)
     secret = read_password(password_file, prompt=want, confirm=True) if want else None
     if want and secret is None:
@@ -179,6 +232,7 @@ def backup(
 
 
 @app.command()
+@with_repository
 def restore(
     target_volume: Annotated[str, typer.Option("--target-volume", help="Volume to replace.")],
     snapshot: Annotated[str | None, typer.Option("--snapshot", "-s", help="NAME, NAME@latest "
@@ -197,9 +251,7 @@ def restore(
     password_file: PasswordFile = None,
     password: ArgvPassword = None,
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """Restore a version into a volume: verified in a staging volume before the target changes."""
     _no_argv_password(password)
@@ -219,8 +271,6 @@ def restore(
     else:
         assert snapshot is not None
         ref = parse_ref(snapshot, version)
-        spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                     gcs_creds, gcs_project)  # fmt: skip
         repository = spec.open()
         manifest = repository.resolve(ref)
         secret = read_password(password_file, prompt=True) if manifest.encrypted else None
@@ -257,15 +307,12 @@ def _confirm(plan: RestorePlan) -> bool:
 
 
 @app.command("list")
+@with_repository
 def list_(
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """List backup names with their latest version, size, count and encryption."""
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     summaries = spec.open().summaries()
     if json:
         print_json([reports.summary(s) for s in summaries])
@@ -274,16 +321,13 @@ def list_(
 
 
 @app.command()
+@with_repository
 def versions(
     name: Annotated[str, typer.Argument(help="Backup name.")],
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """List the versions of NAME, newest first."""
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     manifests = spec.open().versions(check_name(name))
     if not manifests:
         from promkit.core.errors import NotFoundError
@@ -296,16 +340,13 @@ def versions(
 
 
 @app.command()
+@with_repository
 def info(
     ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """Show one version's manifest (no data is read)."""
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     repository = spec.open()
     manifest = repository.resolve(parse_ref(ref))
     count = len(repository.version_ids(manifest.name))
@@ -316,18 +357,15 @@ def info(
 
 
 @app.command()
+@with_repository
 def verify(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION; with --all every version.")],
     all_versions: Annotated[bool, typer.Option("--all", help="Verify every version.")] = False,
     password_file: PasswordFile = None,
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """Read a version completely: decrypt, decompress, check sizes, SHA-256 and the tar."""
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     repository = spec.open()
     parsed = parse_ref(ref)
     targets = repository.versions(parsed.name) if all_versions else [repository.resolve(parsed)]
@@ -346,17 +384,14 @@ def verify(
 
 
 @app.command()
+@with_repository
 def delete(
     name: Annotated[str, typer.Argument(help="NAME or NAME@VERSION.")],
     version: Annotated[str | None, typer.Option("--version", help="Only this version.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Do not ask.")] = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """Delete one version, or every version of NAME."""
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     repository = spec.open()
     ref = parse_ref(name, version)
     if ref.version:
@@ -393,6 +428,7 @@ def _require_consent(force: bool, question: str) -> None:
 
 
 @app.command()
+@with_repository
 def prune(
     name: Annotated[str | None, typer.Argument(help="Backup name (default: every name).")] = None,
     keep_last: Annotated[int, typer.Option("--keep-last", help="Keep the newest N.")] = 0,
@@ -409,9 +445,7 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would go.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Do not ask.")] = False,
     json: Json = False,
-    repo: Repo = None, storage: StorageKind = None, backup_dir: BackupDir = None,
-    s3_bucket: S3Bucket = None, s3_region: S3Region = None, s3_endpoint: S3Endpoint = None,
-    gcs_bucket: GcsBucket = None, gcs_creds: GcsCreds = None, gcs_project: GcsProject = None,
+    spec: RepoSpec = _SPEC,
 ) -> None:  # fmt: skip
     """Delete versions that no --keep-* rule keeps (restic's semantics)."""
     policy = RetentionPolicy(
@@ -424,8 +458,6 @@ def prune(
         keep_yearly=keep_yearly,
     )
     policy.check()
-    spec = _spec(repo, storage, backup_dir, s3_bucket, s3_region, s3_endpoint, gcs_bucket,
-                 gcs_creds, gcs_project)  # fmt: skip
     repository = spec.open()
     names = [check_name(name)] if name else repository.names()
     plans = [repository.plan_prune(n, policy) for n in names]

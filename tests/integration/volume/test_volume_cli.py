@@ -2,69 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from promkit.cli import main
-from promkit.core import crypto
 from promkit.volume.names import version_time
 
-from .conftest import Volumes
+from .conftest import PASSWORD, Runner, Volumes
 
 pytestmark = pytest.mark.integration
-PASSWORD = "cli-pass-123"
-
-
-class Result:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-Runner = Callable[..., Result]
-
-
-@pytest.fixture
-def promkit(capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch) -> Runner:
-    """Run ``promkit volume ...`` in-process through the real entry point (exit codes, error
-    printing), with its own environment and no terminal on stdin."""
-
-    def run(*args: str, env: dict[str, str], check_rc: int | None = 0) -> Result:
-        with monkeypatch.context() as m:
-            for key in list(os.environ):
-                m.delenv(key)
-            for key, value in env.items():
-                m.setenv(key, value)
-            m.setattr(sys, "stdin", io.StringIO(""))
-            try:
-                main(["volume", *args])
-                rc = 0
-            except SystemExit as exc:
-                rc = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsysbinary.readouterr()
-        done = Result(rc, out.decode(), err.decode())
-        if check_rc is not None:
-            assert done.returncode == check_rc, (done.returncode, done.stdout, done.stderr)
-        return done
-
-    return run
-
-
-@pytest.fixture
-def base_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PROMKIT_", "STORAGE_"))
-    }
-    env[crypto.WEAK_KDF_ENV] = "1"
-    env["PROMKIT_VOLUME_PASSWORD"] = PASSWORD
-    env["PROMKIT_VOLUME_REPO"] = str(tmp_path / "repo")
-    return env
 
 
 def repo_args(request: pytest.FixtureRequest, kind: str, env: dict[str, str]) -> list[str]:
