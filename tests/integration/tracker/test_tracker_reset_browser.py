@@ -222,3 +222,29 @@ def test_forgot_page_shows_the_rate_limit_message(
         finally:
             stack.stop()
     assert page_errors.messages == []
+
+
+def test_reset_link_opened_while_signed_in_ends_the_session(
+    stack: MailStack, page: Page, page_errors: PageErrors
+) -> None:
+    stack.sign_up(EMAIL, OLD)
+    page.goto(stack.url + "/app/")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(OLD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    httpx.post(
+        f"{stack.url}/api/v1/auth/password-reset-request", json={"email": EMAIL}
+    ).raise_for_status()
+    page.goto(stack.link())
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_focused()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.get_by_label("New password", exact=True).fill(NEW)
+    page.get_by_label("Confirm new password").fill(NEW)
+    page.get_by_role("button", name="Set new password").click()
+    expect(page.get_by_role("heading", name="Password changed")).to_be_focused()
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
+    page.goto(stack.url + "/app/#/keys")  # a new page load finds no session to restore
+    page.reload()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page_errors.messages == []
