@@ -5,7 +5,13 @@ API. Baseline (a): ``docker cp helper:/data - | zstd -3 -q -o out.zst`` (the vol
 out of Docker as a tar and compressed by the zstd CLI). Ours (b): ``promkit volume backup
 --encrypt`` into a local repository (default scrypt cost). Prints ``ratio=<b/a throughput>``
 (target >= 0.8) and the peak RSS of (b) for a small and the full volume (target < 150 MB and
-not growing with the volume).
+not growing with the volume). Both sides are timed from creating their helper container to
+removing it. ``--runs N`` interleaves N rounds (the order rotates) and prints the median
+ratio with its spread, and the CPU seconds per GiB of each side's own processes and of
+dockerd (dockerd's figure includes anything else using the engine meanwhile).
+``--baseline-src DIR`` also runs (b) with ``DIR`` first on ``PYTHONPATH`` (e.g.
+``git archive <rev> src | tar -x -C DIR``, then ``DIR/src``) to compare two versions of the
+code in the same run.
 
     .venv/bin/python bench/volume_backup.py [--size-mib 1024] [--runs 1]
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import os
 import random
 import shutil
@@ -25,7 +32,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,15 +119,20 @@ class Run:
 
 
 def baseline(client: Any, volume: str, out: Path) -> Run:
+    """(a): the volume's tar out of Docker through ``docker cp`` piped into ``zstd -3``.
+
+    Timed like (b): from creating the helper container (``docker cp`` needs one too) to its
+    removal, so both sides pay for the same Docker round trips.
+    """
     from promkit.volume.engine import ensure_helper_image
 
+    image = ensure_helper_image(client)
+    d0 = dockerd_cpu()
+    start = time.perf_counter()
     helper = client.containers.create(
-        ensure_helper_image(client), ["never"], volumes={volume: {"bind": "/data", "mode": "ro"}},
-        network_mode="none",
-    )  # fmt: skip
+        image, ["never"], volumes={volume: {"bind": "/data", "mode": "ro"}}, network_mode="none"
+    )
     try:
-        d0 = dockerd_cpu()
-        start = time.perf_counter()
         cp = subprocess.Popen(["docker", "cp", f"{helper.id}:/data", "-"], stdout=subprocess.PIPE)
         zstd = subprocess.Popen(["zstd", "-3", "-q", "-f", "-o", str(out)], stdin=cp.stdout)
         assert cp.stdout is not None
@@ -129,14 +141,19 @@ def baseline(client: Any, volume: str, out: Path) -> Run:
         crc, _crss, ccpu = timed_wait(cp)
         if crc != 0 or zrc != 0:
             raise SystemExit("baseline pipeline failed")
-        return Run(time.perf_counter() - start, cpu_s=zcpu + ccpu, dockerd_cpu_s=dockerd_cpu() - d0)
     finally:
         helper.remove(force=True)
+    return Run(time.perf_counter() - start, cpu_s=zcpu + ccpu, dockerd_cpu_s=dockerd_cpu() - d0)
 
 
-def ours(volume: str, repo: Path) -> Run:
+def ours(volume: str, repo: Path, src: str | None = None) -> Run:
     env = dict(os.environ, PROMKIT_VOLUME_PASSWORD="bench-password")
     env.pop("PROMKIT_TESTONLY_WEAKEN_KDF", None)
+    # An installed promkit has its bytecode compiled; without this every run would compile
+    # all of promkit's modules from source first (the dev environment sets the variable).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     argv = [sys.executable, "-m", "promkit", "volume", "backup", "--volume", volume,
             "--name", "bench", "--encrypt", "--repo", str(repo)]  # fmt: skip
     d0 = dockerd_cpu()
@@ -152,6 +169,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=1, help="interleaved (a, b) pairs")
+    parser.add_argument("--baseline-src", help="also run (b) with this src dir first on PYTHONPATH")
     args = parser.parse_args()
     size = args.size_mib * MIB
     gib = size / (1 << 30)
@@ -160,35 +178,59 @@ def main() -> None:
     try:
         with volume_of(client, size // 4) as small:
             rss_small = ours(small, work / "repo-small").rss_mb
-        pairs: list[tuple[Run, Run]] = []
+        runs: dict[str, list[Run]] = {"a": [], "b": [], "b_src": []}
         with volume_of(client, size) as vol:
             for i in range(args.runs):
-                # Alternate which goes first: the machine is shared and its load drifts.
-                if i % 2:
-                    b = ours(vol, work / f"repo-{i}")
-                    a = baseline(client, vol, work / "base.zst")
-                else:
-                    a = baseline(client, vol, work / "base.zst")
-                    b = ours(vol, work / f"repo-{i}")
-                pairs.append((a, b))
-                print(f"run={i} ratio={a.seconds / b.seconds:.3f} base_s={a.seconds:.2f} "
-                      f"ours_s={b.seconds:.2f} base_cpu_s_per_gib={a.cpu_s / gib:.2f} "
-                      f"ours_cpu_s_per_gib={b.cpu_s / gib:.2f} "
-                      f"dockerd_cpu_s_per_gib_base={a.dockerd_cpu_s / gib:.2f} "
-                      f"dockerd_cpu_s_per_gib_ours={b.dockerd_cpu_s / gib:.2f} "
-                      f"rss_mb={b.rss_mb:.1f}", flush=True)  # fmt: skip
+                steps: list[tuple[str, Callable[[], Run]]] = [
+                    ("a", functools.partial(baseline, client, vol, work / "base.zst")),
+                    ("b", functools.partial(ours, vol, work / f"repo-{i}")),
+                ]
+                if args.baseline_src:
+                    steps.append(
+                        (
+                            "b_src",
+                            functools.partial(ours, vol, work / f"src-{i}", args.baseline_src),
+                        )
+                    )
+                # Rotate the order: the machine is shared and its load drifts.
+                steps = steps[i % len(steps) :] + steps[: i % len(steps)]
+                for key, step in steps:
+                    r = step()
+                    runs[key].append(r)
+                    print(f"run={i} {key} s={r.seconds:.2f} cpu_s_per_gib={r.cpu_s / gib:.2f} "
+                          f"dockerd_cpu_s_per_gib={r.dockerd_cpu_s / gib:.2f} "
+                          f"rss_mb={r.rss_mb:.1f}",
+                          flush=True)  # fmt: skip
+                a, b = runs["a"][-1], runs["b"][-1]
+                line = f"run={i} ratio={a.seconds / b.seconds:.3f}"
+                if args.baseline_src:
+                    line += f" ratio_src={a.seconds / runs['b_src'][-1].seconds:.3f}"
+                print(line, flush=True)
         stored = sum(p.stat().st_size for p in (work / "repo-0").rglob("*.data"))
+        pairs = list(zip(runs["a"], runs["b"], strict=True))
         ratios = sorted(a.seconds / b.seconds for a, b in pairs)
         base_t = statistics.median(a.seconds for a, _ in pairs)
         ours_t = statistics.median(b.seconds for _, b in pairs)
         mb = size / 1e6
         print(f"volume_mib={args.size_mib}")
+        cpu_a = statistics.median(a.cpu_s for a, _ in pairs) / gib
+        cpu_b = statistics.median(b.cpu_s for _, b in pairs) / gib
         print(f"baseline_docker_cp_zstd3_s={base_t:.2f} baseline_MBps={mb / base_t:.1f} "
-              f"baseline_out_MB={(work / 'base.zst').stat().st_size / 1e6:.1f}")  # fmt: skip
+              f"baseline_out_MB={(work / 'base.zst').stat().st_size / 1e6:.1f} "
+              f"baseline_cpu_s_per_gib={cpu_a:.2f}")  # fmt: skip
         print(f"promkit_backup_encrypted_s={ours_t:.2f} promkit_MBps={mb / ours_t:.1f} "
-              f"promkit_out_MB={stored / 1e6:.1f}")  # fmt: skip
+              f"promkit_out_MB={stored / 1e6:.1f} "
+              f"promkit_cpu_s_per_gib={cpu_b:.2f}")  # fmt: skip
         print(f"peak_rss_mb_small={rss_small:.1f} "
               f"peak_rss_mb_full={max(b.rss_mb for _, b in pairs):.1f}")  # fmt: skip
+        if args.baseline_src:
+            src_ratios = sorted(
+                a.seconds / c.seconds for a, c in zip(runs["a"], runs["b_src"], strict=True)
+            )
+            print(
+                f"ratio_src={statistics.median(src_ratios):.3f} "
+                f"ratio_src_min={src_ratios[0]:.3f} ratio_src_max={src_ratios[-1]:.3f}"
+            )
         print(f"ratio_min={ratios[0]:.3f} ratio_max={ratios[-1]:.3f}")
         print(f"ratio={statistics.median(ratios):.3f}")
     finally:

@@ -94,7 +94,7 @@ def pack(
 
     Three threads share the work so that both cores are busy: the prefetch thread receives
     the tar and hashes it, this thread compresses (zstd releases the GIL), and a writer
-    thread encrypts, hashes and stores the compressed stream. Queues of a few MiB join them,
+    thread encrypts, hashes and stores the compressed stream. Queues of 8 MiB join them,
     so memory stays flat whatever the volume size.
     """
     if compression not in ("zstd", "gzip"):
@@ -160,7 +160,7 @@ class WriterThread:
     (the compressors hand over fresh bytes objects).
     """
 
-    def __init__(self, sink: _Sink, depth: int = 4) -> None:
+    def __init__(self, sink: _Sink, depth: int = 8) -> None:
         self._sink = sink
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
