@@ -39,7 +39,7 @@ class PayloadTooLargeError(UsageError):
     http_status = 413
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Limits:
     max_label_value_length: int
 

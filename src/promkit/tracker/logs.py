@@ -42,6 +42,11 @@ class BlockLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
+    def write_line(self, line: str) -> None:
+        """Append one INFO line without building a ``LogRecord`` (the access log's path)."""
+        with self.lock:  # type: ignore[union-attr]
+            self.stream.write(line + "\n")
+
     def _flush_every(self, interval: float) -> None:
         while not self._stop.wait(interval):
             self.flush()
@@ -64,8 +69,11 @@ def _block_buffered_stderr() -> TextIO:
     )
 
 
-def configure_service_logging(level: int = logging.INFO) -> logging.Handler:
-    """Root logging for ``tracker serve``: message-only lines through a block handler."""
+def configure_service_logging(level: int = logging.INFO) -> BlockLineHandler:
+    """Root logging for ``tracker serve``: message-only lines through a block handler.
+
+    Access lines go straight to the handler (``direct_access_lines``) unless the access
+    logger is turned down (``promkit.tracker.access`` above INFO)."""
     # Records of this service never print their source location, so do not look it up
     # (the optimisation the logging HOWTO documents), nor thread or process details.
     logging._srcfile = None
@@ -77,6 +85,9 @@ def configure_service_logging(level: int = logging.INFO) -> logging.Handler:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    from promkit.tracker import middleware  # the access log lives there
+
+    middleware.direct_access_lines(handler.write_line)
     return handler
 
 

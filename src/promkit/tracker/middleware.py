@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,20 +76,32 @@ class SecurityMiddleware:
             log_access(scope, status, started)
 
 
+_direct: Callable[[str], None] | None = None
+
+
+def direct_access_lines(sink: Callable[[str], None] | None) -> None:
+    """Write access lines straight to ``sink`` (the service's block handler), skipping the
+    ``LogRecord`` that ``logging`` builds per line; None restores plain logging."""
+    global _direct
+    _direct = sink
+
+
 def log_access(scope: Scope, status: int, started: float) -> None:
     """One JSON access-log line (path only: query strings can carry API keys)."""
     if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            orjson.dumps(
-                {
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client": (scope.get("client") or ("-",))[0],
-                }
-            ).decode()
-        )
+        line = orjson.dumps(
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "client": (scope.get("client") or ("-",))[0],
+            }
+        ).decode()
+        if _direct is not None:
+            _direct(line)
+        else:
+            access_log.info(line)
 
 
 # What the ingestion fast path answers with (it bypasses the wrapper above).
@@ -99,4 +111,4 @@ INGEST_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     *CORS_HEADERS,
 )
 
-__all__ = ["INGEST_HEADERS", "SecurityMiddleware", "log_access"]
+__all__ = ["INGEST_HEADERS", "SecurityMiddleware", "direct_access_lines", "log_access"]

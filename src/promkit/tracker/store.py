@@ -15,6 +15,7 @@ import hashlib
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -329,12 +330,8 @@ def _observe(delta: Delta, value: float, bounds: tuple[float, ...] | None) -> No
     if bounds is not None:
         if delta.buckets is None or delta.bounds != bounds:
             delta.buckets, delta.bounds = [0.0] * (len(bounds) + 1), bounds
-        index = len(bounds)
-        for i, bound in enumerate(bounds):
-            if value <= bound:
-                index = i
-                break
-        delta.buckets[index] += 1
+        # The first bound >= value (Prometheus buckets are "le"); past the last: +Inf.
+        delta.buckets[bisect_left(bounds, value)] += 1
 
 
 def _add_use(session: Session, key_id: int, use: KeyUse) -> None:
