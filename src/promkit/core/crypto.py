@@ -66,6 +66,7 @@ __all__ = [
     "ContainerHeader",
     "DecryptingReader",
     "EncryptingWriter",
+    "EncryptionKey",
     "ScryptParams",
     "ciphertext_size",
     "default_kdf_params",
@@ -216,6 +217,32 @@ def _require_password(password: SecretStr | None) -> SecretStr:
     return password
 
 
+class EncryptionKey:
+    """A new container's header and keys, derived ahead of time for exactly one stream.
+
+    scrypt is the slow part of starting to encrypt (~0.4 s at the default cost, with the
+    GIL released): deriving it on a thread while other setup runs takes it off the critical
+    path. One key serves one ``EncryptingWriter`` only: a second stream under the same header
+    would repeat nonces, so ``take()`` refuses a second use.
+    """
+
+    def __init__(
+        self,
+        password: SecretStr | None,
+        *,
+        kdf: ScryptParams | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        self.header = ContainerHeader.new(kdf or default_kdf_params(), chunk_size)
+        self._keys: _Keys | None = _Keys.derive(self.header, _require_password(password))
+
+    def take(self) -> tuple[ContainerHeader, _Keys]:
+        keys, self._keys = self._keys, None
+        if keys is None:
+            raise RuntimeError("an EncryptionKey encrypts one stream only (nonces would repeat)")
+        return self.header, keys
+
+
 class EncryptingWriter(io.RawIOBase):
     """Encrypts what is written to it into ``sink``; ``close()`` seals the final chunk.
 
@@ -227,15 +254,20 @@ class EncryptingWriter(io.RawIOBase):
     def __init__(
         self,
         sink: Writable,
-        password: SecretStr | None,
+        password: SecretStr | EncryptionKey | None,
         *,
         kdf: ScryptParams | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> None:
+        """``password`` may be an :class:`EncryptionKey` derived ahead (then ``kdf`` and
+        ``chunk_size`` are the key's)."""
         super().__init__()
         self._sink = sink
-        self.header = ContainerHeader.new(kdf or default_kdf_params(), chunk_size)
-        keys = _Keys.derive(self.header, _require_password(password))
+        if isinstance(password, EncryptionKey):
+            self.header, keys = password.take()
+        else:
+            self.header = ContainerHeader.new(kdf or default_kdf_params(), chunk_size)
+            keys = _Keys.derive(self.header, _require_password(password))
         self._aead = keys.aead
         self._buf = bytearray()
         self._counter = 0

@@ -15,13 +15,14 @@ standard AWS / Google settings (environment, config files) or ``StorageOptions``
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
@@ -112,6 +113,29 @@ def check_key(key: str) -> str:
 # --------------------------------------------------------------------------- local
 
 
+class _WrittenBack(io.FileIO):
+    """A file written with ``fdatasync`` every ``SYNC_EVERY`` bytes.
+
+    The kernel then writes a large object back while it is produced (on the writing
+    thread) instead of in one long ``fsync`` at the end: for a 700 MB backup that end
+    stall was ~0.3 s on the critical path; the data is as durable as before at commit.
+    """
+
+    SYNC_EVERY = 64 << 20
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd, "wb", closefd=True)
+        self._unsynced = 0
+
+    def write(self, data: Any, /) -> int:
+        n = super().write(data) or 0
+        self._unsynced += n
+        if self._unsynced >= self.SYNC_EVERY:
+            os.fdatasync(self.fileno())
+            self._unsynced = 0
+        return n
+
+
 class LocalStorage:
     """A directory on the local file system (created 0700 on first write)."""
 
@@ -133,8 +157,8 @@ class LocalStorage:
             tmp = path.parent / f".{path.name}{_TMP_MARK}{secrets.token_hex(6)}"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb", buffering=BLOCK_SIZE) as fh:
-                yield fh
+            with io.BufferedWriter(_WrittenBack(fd), BLOCK_SIZE) as fh:
+                yield cast(BinaryIO, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             with _local_errors(path):

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 import zstandard
 from pydantic import SecretStr
 
-from promkit.core.crypto import DecryptingReader, EncryptingWriter, is_encrypted
+from promkit.core.crypto import DecryptingReader, EncryptingWriter, EncryptionKey, is_encrypted
 from promkit.core.errors import DataError, IntegrityError, UsageError
 from promkit.volume.manifest import Manifest
 
@@ -83,7 +83,7 @@ def pack(
     sink: _Sink,
     *,
     compression: Compression = "zstd",
-    password: SecretStr | None = None,
+    password: SecretStr | EncryptionKey | None = None,
     threads: int = 0,
     on_source_done: Callable[[], None] | None = None,
     progress: Progress | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from promkit import __version__
-from promkit.core.crypto import DEFAULT_CHUNK_SIZE
+from promkit.core.crypto import DEFAULT_CHUNK_SIZE, EncryptionKey
 from promkit.volume.archive import Compression, Progress, pack
 from promkit.volume.containers import StoppedContainers, resolve_containers, signals_as_interrupts
 from promkit.volume.engine import (
@@ -53,6 +54,24 @@ def run_backup(
     """
     say = log or (lambda _msg: None)
     check_name(req.name)
+    # scrypt (~0.4 s, GIL released) runs while the engine is asked for the volume, the
+    # helper and the containers, instead of after them on the critical path.
+    kdf = ThreadPoolExecutor(max_workers=1, thread_name_prefix="promkit-kdf")
+    try:
+        key = kdf.submit(EncryptionKey, req.password) if req.password is not None else None
+        return _backup(client, repo, req, key, progress, say)
+    finally:
+        kdf.shutdown(wait=False, cancel_futures=True)
+
+
+def _backup(
+    client: Any,
+    repo: Repository,
+    req: BackupRequest,
+    key: Future[EncryptionKey] | None,
+    progress: Progress | None,
+    say: Callable[[str], None],
+) -> Manifest:
     volume = get_volume(client, req.volume)
     image = ensure_helper_image(client, req.helper_image)
     containers = resolve_containers(client, req.volume, req.stop_containers)
@@ -69,7 +88,7 @@ def run_backup(
                 read_volume(helper),
                 sink,
                 compression=req.compression,
-                password=req.password,
+                password=key.result() if key is not None else None,
                 on_source_done=stopped.restart,
                 progress=progress,
             )

@@ -17,6 +17,7 @@ from promkit.core.crypto import (
     ContainerHeader,
     DecryptingReader,
     EncryptingWriter,
+    EncryptionKey,
     ScryptParams,
     ciphertext_size,
     default_kdf_params,
@@ -232,3 +233,20 @@ def test_container_aborted_writer_leaves_an_invalid_stream() -> None:
     w.abort()
     with pytest.raises(IntegrityError):
         open_(sink.getvalue())
+
+
+def test_encryption_key_derived_ahead_encrypts_one_stream_only() -> None:
+    key = EncryptionKey(PW, kdf=CHEAP, chunk_size=CHUNK)
+    out = io.BytesIO()
+    w = EncryptingWriter(out, key)
+    w.write(b"x" * 5000)
+    w.close()
+    assert out.getvalue().startswith(key.header.raw)
+    assert open_(out.getvalue()) == b"x" * 5000
+    with pytest.raises(AuthError):
+        open_(out.getvalue(), SecretStr("wrong"))
+    # A second stream under the same header and key would repeat nonces.
+    with pytest.raises(RuntimeError, match="one stream"):
+        EncryptingWriter(io.BytesIO(), key)
+    with pytest.raises(UsageError):
+        EncryptionKey(None)

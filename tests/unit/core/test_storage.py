@@ -87,3 +87,23 @@ def test_local_storage_delete_prunes_empty_directories(tmp_path: Path) -> None:
 
 def test_local_storage_list_of_missing_root_is_empty(tmp_path: Path) -> None:
     assert LocalStorage(tmp_path / "nothing").list() == []
+
+
+def test_local_writer_writes_back_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large objects are fdatasync'ed every SYNC_EVERY bytes, not only at the end."""
+    from promkit.core import storage as storage_module
+
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(storage_module._WrittenBack, "SYNC_EVERY", 1000)
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    store = LocalStorage(tmp_path)
+    data = os.urandom(5000)
+    with store.writer("big/object") as fh:
+        for i in range(0, len(data), 300):
+            fh.write(data[i : i + 300])
+            fh.flush()  # reach the file object, as 8 MiB buffers do in real backups
+    assert store.read_bytes("big/object") == data
+    assert len(synced) >= 4
