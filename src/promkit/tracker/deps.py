@@ -69,9 +69,12 @@ CurrentUser = Annotated[User, Depends(limited_user)]
 
 async def auth_rate_limit(request: Request, ctx: ContextDep) -> None:
     s = ctx.settings
-    bucket = "refresh" if request.url.path.endswith("/refresh") else "login"
+    if request.url.path.endswith("/refresh"):
+        bucket, limit = "refresh", s.refresh_rate_limit
+    else:
+        bucket, limit = "login", s.auth_rate_limit
     key = f"auth:{bucket}:{client_ip(request, ctx)}"
-    await enforce(ctx.limiter, key, s.auth_rate_limit, s.rate_limit_window_seconds, "sign-in")
+    await enforce(ctx.limiter, key, limit, s.rate_limit_window_seconds, "sign-in")
 
 
 AuthLimit = Depends(auth_rate_limit)

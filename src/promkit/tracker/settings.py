@@ -70,7 +70,10 @@ class TrackerSettings(BaseSettings):
     bcrypt_cost: int = Field(PRODUCTION_BCRYPT_COST, ge=4, le=16)
     # Rate limits: requests per window (0 disables one limit).
     rate_limit_window_seconds: int = Field(60, ge=1)
-    auth_rate_limit: int = Field(5, ge=0, description="per client IP on signup/signin/refresh")
+    auth_rate_limit: int = Field(5, ge=0, description="per client IP on signup/signin/reset")
+    # Refreshing needs a valid 32-byte refresh token, so it is no guessing target; the web
+    # app refreshes on every page load, and 5/min signed users out who reloaded quickly.
+    refresh_rate_limit: int = Field(60, ge=0, description="per client IP on token refresh")
     api_rate_limit: int = Field(100, ge=0, description="per user on the JWT-protected API")
     ingest_rate_limit: int = Field(6000, ge=0, description="per API key on ingestion")
     redis_url: SecretStr | None = Field(None, description="share rate limits between instances")

@@ -162,3 +162,13 @@ def test_auth_rate_limit_answers_429_per_ip(make_client: Callable[..., TestClien
     assert codes[3:] == [429, 429]
     r = client.post("/api/v1/auth/signin", json=body)
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_refresh_has_its_own_larger_limit(make_client: Callable[..., TestClient]) -> None:
+    """Page reloads refresh the session: they must not run into the sign-in limit."""
+    client = make_client(auth_rate_limit=2, refresh_rate_limit=4)
+    body = {"refreshToken": "not-a-real-token"}
+    codes = [client.post("/api/v1/auth/refresh", json=body).status_code for _ in range(6)]
+    assert codes == [401, 401, 401, 401, 429, 429]
+    signin = {"email": "rl@example.com", "password": "whatever-1"}
+    assert client.post("/api/v1/auth/signin", json=signin).status_code == 401  # own bucket
