@@ -110,12 +110,17 @@ def pack(
         # Everything after this point is inside try: an interrupt anywhere (even while the
         # KDF runs) stops the reader thread, which closes the archive stream.
         if prefetch:
-            source = Prefetch(hashed)
+            # Assigned before its thread starts: an interrupt at any point leaves something
+            # the finally below can stop (an orphaned reader would hold the archive stream
+            # open, and the engine then blocks removing the helper forever).
+            source = Prefetch(hashed, start=False)
+            source.start()
         if password is not None:
             encryptor = EncryptingWriter(stored, password)
         target: Any = encryptor if encryptor is not None else stored
         if prefetch:
-            writer = WriterThread(target)
+            writer = WriterThread(target, start=False)
+            writer.start()
             target = writer
         compressor: Any
         if compression == "zstd":
@@ -160,13 +165,17 @@ class WriterThread:
     (the compressors hand over fresh bytes objects).
     """
 
-    def __init__(self, sink: _Sink, depth: int = 8) -> None:
+    def __init__(self, sink: _Sink, depth: int = 8, *, start: bool = True) -> None:
         self._sink = sink
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._finished = False
         self._thread = threading.Thread(target=self._run, name="promkit-writer", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
         self._thread.start()
 
     def _run(self) -> None:
@@ -221,7 +230,8 @@ class WriterThread:
         self._stop.set()
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=30)
 
 
 class _HashedPieces:
@@ -252,11 +262,17 @@ class Prefetch:
     itself, which for an archive stream closes the connection.
     """
 
-    def __init__(self, source: Iterable[bytes] | _HashedPieces, depth: int = 8) -> None:
+    def __init__(
+        self, source: Iterable[bytes] | _HashedPieces, depth: int = 8, *, start: bool = True
+    ) -> None:
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._source = source
         self._thread = threading.Thread(target=self._run, name="promkit-prefetch", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
         self._thread.start()
 
     def _put(self, item: tuple[str, Any]) -> bool:
@@ -294,7 +310,12 @@ class Prefetch:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # started: the thread closes the source
+            self._thread.join(timeout=30)
+        else:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
 
 
 class TarStream:

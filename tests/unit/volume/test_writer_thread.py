@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from promkit.core import crypto
 from promkit.core.storage import LocalStorage
-from promkit.volume.archive import WriterThread, pack
+from promkit.volume.archive import Prefetch, WriterThread, pack
 from promkit.volume.names import new_version
 from promkit.volume.repository import Repository
 
@@ -28,7 +28,9 @@ def _cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pipeline_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("promkit-")]
+    """The backup pipeline's threads still alive (other tests' job pools are not ours)."""
+    names = ("promkit-prefetch", "promkit-writer")
+    return [t.name for t in threading.enumerate() if t.name in names]
 
 
 class Sink:
@@ -151,3 +153,35 @@ def test_pack_storage_failure_propagates_and_leaves_nothing(tmp_path: Path) -> N
     assert repo.names() == []
     assert _files(tmp_path / "repo") == []
     assert pipeline_threads() == []
+
+
+@pytest.mark.parametrize("which", [Prefetch, WriterThread])
+def test_pack_interrupted_as_a_pipeline_thread_starts_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: Any
+) -> None:
+    """A signal that lands just after a pipeline thread started (CI caught SIGTERM there: the
+    orphaned reader kept Docker's archive stream open and removing the helper hung)."""
+    real_start = which.start
+
+    def start_then_interrupt(self: Any) -> None:
+        real_start(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(which, "start", start_then_interrupt)
+    closed: list[bool] = []
+
+    def source() -> Iterator[bytes]:
+        try:
+            yield from _tar_pieces(40)
+        finally:
+            closed.append(True)
+
+    repo = Repository(LocalStorage(tmp_path / "repo"))
+    with pytest.raises(KeyboardInterrupt):
+        _backup(repo, source())
+    deadline = time.monotonic() + 10
+    while pipeline_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pipeline_threads() == []
+    assert closed == [True]  # the archive stream was closed
+    assert _files(tmp_path / "repo") == []
