@@ -44,6 +44,7 @@ def serve(
     """
     import uvicorn
 
+    from promkit.core.http_server import CoalescingHttpProtocol
     from promkit.tracker.app import create_app
     from promkit.tracker.logs import configure_service_logging
 
@@ -63,6 +64,7 @@ def serve(
         port=settings.port,
         access_log=False,
         log_config=None,
+        http=CoalescingHttpProtocol,  # one socket write per response (see the module)
     )
 
 

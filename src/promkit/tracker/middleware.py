@@ -104,11 +104,17 @@ def log_access(scope: Scope, status: int, started: float) -> None:
             access_log.info(line)
 
 
-# What the ingestion fast path answers with (it bypasses the wrapper above).
+# What the ingestion fast path answers with (it bypasses the wrapper above). A CORS request
+# that is not a preflight needs only the origin header; methods, headers and max-age are
+# read from the preflight's answer alone.
 INGEST_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"application/json"),
     *SECURITY_HEADERS,
-    *CORS_HEADERS,
+    *(
+        h
+        for h in CORS_HEADERS
+        if h[0] in {b"access-control-allow-origin", b"cross-origin-resource-policy"}
+    ),
 )
 
 __all__ = ["INGEST_HEADERS", "SecurityMiddleware", "direct_access_lines", "log_access"]

@@ -17,6 +17,7 @@ import pytest
 from support.process import ServerUnavailable, free_port
 
 from .service import (
+    SCRAPE_TOKEN,
     TrackerProcess,
     start_scraping_prometheus,
     start_tracker,
@@ -164,3 +165,31 @@ def test_prometheus_scrapes_ingested_metrics_across_a_restart(
         assert overview["keys"][0]["last_seen"] is not None
     finally:
         prometheus.stop()
+
+
+def test_ingestion_answers_on_the_wire(
+    tmp_path: Path, trackers: Callable[..., TrackerProcess]
+) -> None:
+    """The real server's answers: a length (not chunked), security and CORS headers, the
+    JSON envelope, and many batches on one keep-alive connection (one write per answer)."""
+    server = trackers(f"sqlite:///{tmp_path / 't.db'}")
+    key, _uid = _setup(server.url)
+    body = {"metrics": [{"name": "page_views", "value": 1, "labels": {"page": "/"}}]}
+    with httpx.Client(base_url=server.url, headers={"X-API-Key": key}) as client:
+        for _ in range(50):
+            r = client.post("/api/v1/metrics", json=body, headers={"Origin": "https://a.example"})
+            assert r.status_code == 200, r.text
+            assert r.headers["content-length"] == str(len(r.content))
+            assert "transfer-encoding" not in r.headers
+            assert r.headers["access-control-allow-origin"] == "*"
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert "default-src 'none'" in r.headers["content-security-policy"]
+            assert r.json() == {"success": True, "data": {"processed": 1, "total": 1, "errors": []}}
+        bad = client.post("/api/v1/metrics", content=b"{", headers={"X-API-Key": "mk_wrong"})
+        assert bad.status_code == 401
+        assert bad.headers["content-length"] == str(len(bad.content))
+        assert bad.json()["success"] is False
+    exposition = httpx.get(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+    ).text
+    assert 'user_metric_page_views_total{page="/",user_id="1"} 50.0' in exposition
