@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from promkit import __version__
 from promkit.tracker.context import TrackerContext
 from promkit.tracker.envelope import install_error_handlers
-from promkit.tracker.fastpath import Dispatch, IngestEndpoint, TrackerAPI
+from promkit.tracker.fastpath import IngestEndpoint, TrackerAPI
 from promkit.tracker.routes import (
     api_keys,
     auth,
@@ -71,7 +71,7 @@ def create_app(settings: TrackerSettings) -> FastAPI:
         app.include_router(module.router)
     install_web(app)  # web app: cookie sessions, dashboard API, /app/ (tracker.web)
     # Outside FastAPI's own middleware: headers and logs for every answer, fast ingestion.
-    app.edge = Dispatch(app, IngestEndpoint(ctx))
+    app.install_edge(IngestEndpoint(ctx))
     return app
 
 

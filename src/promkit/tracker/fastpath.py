@@ -46,6 +46,8 @@ class IngestEndpoint:
         status = 500
         try:
             status, body, headers = await self._handle(scope, receive)
+            # A length instead of chunked framing: fewer bytes and less work on both ends.
+            headers = [*headers, (b"content-length", b"%d" % len(body))]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         finally:
@@ -107,33 +109,26 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 
 class TrackerAPI(FastAPI):
-    """FastAPI with an edge in front: security headers, access log, CORS and fast ingestion."""
+    """FastAPI with an edge in front: ingestion to the fast path; everything else (CORS
+    preflights included) through the security middleware to FastAPI."""
 
-    edge: Any = None
+    ingest_endpoint: IngestEndpoint | None = None
+    rest: SecurityMiddleware | None = None
+
+    def install_edge(self, ingest_endpoint: IngestEndpoint) -> None:
+        self.ingest_endpoint = ingest_endpoint
+        self.rest = SecurityMiddleware(self.framework)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.edge is not None and scope["type"] == "http":
-            await self.edge(scope, receive, send)
-        else:
+        if self.rest is None or scope["type"] != "http":
             await super().__call__(scope, receive, send)
+        elif scope["path"] == INGEST_PATH and scope["method"] == "POST":
+            await self.ingest_endpoint(scope, receive, send)  # type: ignore[misc]
+        else:
+            await self.rest(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
 
 
-class Dispatch:
-    """Ingestion to the fast path; everything else (CORS preflights included) through the
-    security middleware to FastAPI."""
-
-    def __init__(self, app: TrackerAPI, ingest_endpoint: IngestEndpoint) -> None:
-        self.ingest = ingest_endpoint
-        self.rest = SecurityMiddleware(app.framework)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"] == INGEST_PATH and scope["method"] == "POST":
-            await self.ingest(scope, receive, send)
-        else:
-            await self.rest(scope, receive, send)
-
-
-__all__ = ["Dispatch", "IngestEndpoint", "TrackerAPI"]
+__all__ = ["IngestEndpoint", "TrackerAPI"]

@@ -146,18 +146,18 @@ def to_op(user_id: int, item: Any, definitions: Mapping[str, Definition], limits
             raise ItemRefused("a counter only supports operation 'inc'")
         if value < 0:
             raise ItemRefused("a counter can only increase (value must be >= 0)")
-        return Op(ADD, key, value)
+        return (ADD, key, value, None)
     if mtype == "gauge":
         if operation is None or operation == "set":
-            return Op(SET, key, value)
+            return (SET, key, value, None)
         if operation == "inc":
-            return Op(ADD, key, value)
+            return (ADD, key, value, None)
         if operation == "dec":
-            return Op(ADD, key, -value)
+            return (ADD, key, -value, None)
         raise ItemRefused("gauge operation must be set, inc or dec")
     if operation is not None and operation != "observe":
         raise ItemRefused(f"a {mtype} only supports operation 'observe'")
-    return Op(OBSERVE, key, value, definition.buckets if mtype == "histogram" else None)
+    return (OBSERVE, key, value, definition.buckets if mtype == "histogram" else None)
 
 
 @dataclass
@@ -170,6 +170,10 @@ class BatchResult:
 async def key_info(ctx: TrackerContext, raw_key: str | None, origin: str | None) -> KeyInfo:
     """The active key behind ``raw_key`` (rate-limited per key before any database read),
     used from an origin its allow-list (if any) contains."""
+    return _checked(await _lookup_key(ctx, raw_key), origin)
+
+
+async def _lookup_key(ctx: TrackerContext, raw_key: str | None) -> KeyInfo | None:
     if not raw_key:
         raise AuthError(
             "API key required", hint="send the X-API-Key header (or ?api_key= for beacons)"
@@ -182,6 +186,10 @@ async def key_info(ctx: TrackerContext, raw_key: str | None, origin: str | None)
     hit, info = ctx.catalog.cached_key(digest)
     if not hit:
         info = await asyncio.to_thread(ctx.catalog.load_key, digest)
+    return info
+
+
+def _checked(info: KeyInfo | None, origin: str | None) -> KeyInfo:
     if info is None or not info.active:
         raise AuthError("invalid or inactive API key", hint="check the key in your API keys list")
     if info.origins and (origin or "").lower() not in info.origins:
@@ -209,8 +217,12 @@ async def ingest(
     ctx: TrackerContext, raw_key: str | None, body: bytes, origin: str | None = None
 ) -> BatchResult:
     """Authenticate, validate and record one batch; items fail one by one."""
-    info = await key_info(ctx, raw_key, origin)
     s = ctx.settings
+    # The common case (key cached, no rate limit to consult) awaits nothing.
+    hit, cached = False, None
+    if raw_key and not s.ingest_rate_limit:
+        hit, cached = ctx.catalog.cached_key(key_hash(raw_key))
+    info = _checked(cached if hit else await _lookup_key(ctx, raw_key), origin)
     if len(body) > s.max_body_bytes:
         raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
     items = parse_items(body, s.max_batch_items)
@@ -219,14 +231,15 @@ async def ingest(
     if definitions is None:
         definitions = await asyncio.to_thread(ctx.catalog.load_definitions, user_id)
     store = ctx.store
-    await store.prepare_user(user_id)
+    if not store.knows(user_id):
+        await store.prepare_user(user_id)
     limits = Limits(s.max_label_value_length)
     ops: list[Op] = []
     result = BatchResult(processed=0, total=len(items))
     for index, item in enumerate(items):
         try:
             op = to_op(user_id, item, definitions, limits)
-            if not store.admit(op.key):
+            if not store.admit(op[1]):
                 raise ItemRefused(f"series limit reached ({s.max_series_per_user} per user)")
         except ItemRefused as exc:
             name = item.get("name") if type(item) is dict else None
@@ -239,9 +252,8 @@ async def ingest(
             )
             continue
         ops.append(op)
-    store.apply(ops)
+    store.record(ops, info.key_id, len(result.errors), time.time())
     result.processed = len(ops)
-    store.record_use(info.key_id, len(ops), len(result.errors), time.time())
     return result
 
 

@@ -46,9 +46,9 @@ def test_parse_value_refuses_junk(raw: Any) -> None:
 )
 def test_to_op_type_semantics(mtype: str, item: dict[str, Any], kind: int, value: float) -> None:
     op = to_op(1, {"name": "m", **item}, {"m": definition(mtype)}, LIMITS)
-    assert (op.kind, op.value) == (kind, value)
-    assert op.key[:3] == (1, "m", mtype)
-    assert op.bounds == ((1.0, 10.0) if mtype == "histogram" else None)
+    assert (op[0], op[2]) == (kind, value)
+    assert op[1][:3] == (1, "m", mtype)
+    assert op[3] == ((1.0, 10.0) if mtype == "histogram" else None)
 
 
 @pytest.mark.parametrize(
@@ -77,10 +77,10 @@ def test_to_op_refuses_undefined_and_paused_metrics() -> None:
 def test_to_op_labels_are_checked_defaulted_and_sorted() -> None:
     defs = {"m": definition("counter", ("page", None), ("env", "prod"), ("blank", ""))}
     op = to_op(1, {"name": "m", "value": 1, "labels": {"page": "/a"}}, defs, LIMITS)
-    assert op.key[3] == (("env", "prod"), ("page", "/a"))
+    assert op[1][3] == (("env", "prod"), ("page", "/a"))
     op = to_op(1, {"name": "m", "value": 1, "labels": {"env": "dev", "page": 3}}, defs, LIMITS)
-    assert op.key[3] == (("env", "dev"), ("page", "3"))
-    assert to_op(1, {"name": "m", "value": 1}, defs, LIMITS).key[3] == (("env", "prod"),)
+    assert op[1][3] == (("env", "dev"), ("page", "3"))
+    assert to_op(1, {"name": "m", "value": 1}, defs, LIMITS)[1][3] == (("env", "prod"),)
     for labels, reason in (
         ({"user_id": "2"}, "not defined"),
         ({"page": "x" * 9}, "longer than 8"),
@@ -95,7 +95,7 @@ def test_to_op_same_labels_in_any_order_are_one_series() -> None:
     defs = {"m": definition("counter", ("a", None), ("b", None))}
     one = to_op(1, {"name": "m", "value": 1, "labels": {"a": "1", "b": "2"}}, defs, LIMITS)
     two = to_op(1, {"name": "m", "value": 1, "labels": {"b": "2", "a": "1"}}, defs, LIMITS)
-    assert one.key == two.key
+    assert one[1] == two[1]
 
 
 def test_resolved_label_cache_gives_the_uncached_answer() -> None:
@@ -103,7 +103,7 @@ def test_resolved_label_cache_gives_the_uncached_answer() -> None:
     defs = {"m": definition("counter", ("page", None), ("env", "prod"))}
 
     def labels_of(raw: Any) -> Any:
-        return to_op(1, {"name": "m", "value": 1, "labels": raw}, defs, LIMITS).key[3]
+        return to_op(1, {"name": "m", "value": 1, "labels": raw}, defs, LIMITS)[1][3]
 
     for _ in range(2):  # second time from the cache
         assert labels_of({"page": "1"}) == (("env", "prod"), ("page", "1"))

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from promkit.tracker.db import Database
-from promkit.tracker.store import ADD, OBSERVE, SET, Delta, Op, SeriesStore
+from promkit.tracker.store import ADD, OBSERVE, SET, Delta, Op, SeriesKey, SeriesStore
+
+
+def op(kind: int, key: SeriesKey, value: float, bounds: tuple[float, ...] | None = None) -> Op:
+    return (kind, key, value, bounds)
 
 
 @pytest.fixture
@@ -21,7 +25,7 @@ def key(labels: tuple[tuple[str, str], ...] = (), mtype: str = "gauge") -> tuple
 
 def test_store_gauge_set_then_inc_and_counter_adds(store: SeriesStore) -> None:
     g, c = key(), key(mtype="counter")
-    store.apply([Op(ADD, g, 2), Op(SET, g, 10), Op(ADD, g, 3), Op(ADD, c, 1), Op(ADD, c, 4)])
+    store.apply([op(ADD, g, 2), op(SET, g, 10), op(ADD, g, 3), op(ADD, c, 1), op(ADD, c, 4)])
     pending = store._pending
     assert (pending[g].set_to, pending[g].inc) == (10, 3)
     assert (pending[c].set_to, pending[c].inc) == (None, 5)
@@ -30,7 +34,7 @@ def test_store_gauge_set_then_inc_and_counter_adds(store: SeriesStore) -> None:
 def test_store_histogram_buckets_are_per_bound_with_inf_last(store: SeriesStore) -> None:
     h = key(mtype="histogram")
     bounds = (1.0, 10.0)
-    store.apply([Op(OBSERVE, h, v, bounds) for v in (0.5, 1.0, 5, 10, 11, 1e9)])
+    store.apply([op(OBSERVE, h, v, bounds) for v in (0.5, 1.0, 5, 10, 11, 1e9)])
     delta = store._pending[h]
     assert delta.buckets == [2, 2, 2]
     assert delta.count == 6 and delta.inc == pytest.approx(0.5 + 1 + 5 + 10 + 11 + 1e9)
@@ -60,7 +64,7 @@ def test_store_series_limit_counts_distinct_label_sets(store: SeriesStore) -> No
 
 
 def test_store_drop_metric_forgets_pending(store: SeriesStore) -> None:
-    store.apply([Op(ADD, key(), 1)])
+    store.apply([op(ADD, key(), 1)])
     store.drop_metric(1, "m")
     assert store.pending == 0
 
@@ -80,7 +84,7 @@ def test_store_flush_drops_samples_of_a_user_deleted_meanwhile(tmp_path: Path) -
                          User(id=2, email="b@x.io", password_hash="h")])  # fmt: skip
         session.commit()
     store = SeriesStore(db, max_series_per_user=10)
-    store.apply([Op(ADD, (1, "m", "counter", ()), 1), Op(ADD, (2, "m", "counter", ()), 2)])
+    store.apply([op(ADD, (1, "m", "counter", ()), 1), op(ADD, (2, "m", "counter", ()), 2)])
     with db.session() as session:
         session.execute(delete(User).where(User.id == 1))
         session.commit()
