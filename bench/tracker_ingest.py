@@ -3,15 +3,18 @@
 Starts, each as its own uvicorn process with one worker on a free loopback port:
 
   (a) baseline: a bare FastAPI app whose ``POST /ingest`` reads the body and answers ``{}``;
-  (b) baseline_asgi: the same as a raw ASGI callable (no framework at all);
+  (b) baseline_asgi: the same as a raw ASGI callable (no framework at all), on stock uvicorn;
+  (b') baseline_asgi_same_server: that callable on the server ``promkit tracker serve`` runs
+      (uvicorn with promkit's write-combining protocol), so the ratio is not a server effect;
   (c) ``promkit tracker serve`` (SQLite, write-behind store), with a user, three metric
       definitions and an API key created over HTTP; ``POST /api/v1/metrics`` with
       ``X-API-Key`` and a 10-sample batch (counter, gauge, histogram; a few label sets).
 
 Load comes from ``wrk`` (a separate process; Debian package ``wrk``) with the same body,
 threads, connections and duration for every target. Prints requests/s and p99 latency per
-target, ``ratio=<tracker/fastapi>`` (target >= 0.5), ``ratio_asgi=<tracker/raw ASGI>`` and
-``p99_ms=<tracker p99>`` (target < 30). Fails if the tracker answered anything but 200.
+target, ``ratio=<tracker/fastapi>``, ``ratio_asgi=<tracker/raw ASGI>`` (the issue's target:
+>= 0.5), ``ratio_asgi_same_server`` and ``p99_ms=<tracker p99>`` (target < 30). Fails if the
+tracker answered anything but 200.
 
     .venv/bin/python bench/tracker_ingest.py [--rounds 5] [--duration 4] [--connections 16]
 
@@ -150,12 +153,19 @@ def main() -> None:
         (work / "bench_baseline.py").write_text(textwrap.dedent(BASELINE_APP))
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROMKIT_TRACKER_")}
         try:
-            for name, target in (("baseline_fastapi", "app"), ("baseline_asgi", "raw")):
+            baselines = (
+                ("baseline_fastapi", "app", "'auto'"),
+                ("baseline_asgi", "raw", "'auto'"),
+                ("baseline_asgi_same_server", "raw", "CoalescingHttpProtocol"),
+            )
+            for name, target, protocol in baselines:
                 port = free_port()
                 argv = [sys.executable, "-c",
                         "import sys, uvicorn; sys.path.insert(0, sys.argv[1]); "
-                        f"uvicorn.run('bench_baseline:{target}', host='127.0.0.1', "
-                        "port=int(sys.argv[2]), access_log=False, log_level='warning')",
+                        "from promkit.core.http_server import CoalescingHttpProtocol; "
+                        f"uvicorn.run('bench_baseline:{target}', http={protocol}, "
+                        "host='127.0.0.1', port=int(sys.argv[2]), access_log=False, "
+                        "log_level='warning')",
                         str(work), str(port)]  # fmt: skip
                 procs.append(start(argv, env, work / f"{name}.log", f"http://127.0.0.1:{port}/"))
                 targets[name] = (f"http://127.0.0.1:{port}/ingest", {})
@@ -195,6 +205,8 @@ def main() -> None:
     print(f"batch_samples=10 connections={args.connections} rounds={args.rounds}x{args.duration}s")
     print(f"ratio={tracker_rps / medians['baseline_fastapi'][0]:.3f}")
     print(f"ratio_asgi={tracker_rps / medians['baseline_asgi'][0]:.3f}")
+    same_server = tracker_rps / medians["baseline_asgi_same_server"][0]
+    print(f"ratio_asgi_same_server={same_server:.3f}")
     print(f"p99_ms={tracker_p99:.2f}")
     if tracker_bad:
         sys.exit(f"the tracker answered {tracker_bad} non-2xx responses")
