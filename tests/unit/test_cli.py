@@ -88,3 +88,11 @@ def test_cli_unexpected_exception_is_one_line_not_a_traceback(
     err = capsys.readouterr().err
     assert "internal error: ZeroDivisionError" in err
     assert "Traceback" not in err
+
+
+def test_version_literal_matches_the_installed_metadata() -> None:
+    from importlib.metadata import version
+
+    import promkit
+
+    assert promkit.__version__ == version("promkit")
