@@ -35,9 +35,11 @@ class CoalescingTransport:
         self._size = 0
         self._scheduled = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
             return
+        if type(data) is not bytes:  # sent later: the caller may reuse a mutable buffer
+            data = bytes(data)
         self._parts.append(data)
         self._size += len(data)
         if self._size >= FLUSH_BYTES:
@@ -48,7 +50,7 @@ class CoalescingTransport:
 
     def writelines(self, data: Any) -> None:
         for part in data:
-            self.write(bytes(part))
+            self.write(part)
 
     def _scheduled_flush(self) -> None:
         self._scheduled = False

@@ -111,3 +111,14 @@ def test_everything_else_is_the_real_transport() -> None:
         assert not front.is_closing()
 
     run(steps)
+
+
+def test_a_reused_mutable_buffer_is_sent_as_it_was_when_written() -> None:
+    async def steps(front: CoalescingTransport, recorder: Recorder) -> None:
+        buffer = bytearray(b"first")
+        front.write(buffer)
+        buffer[:] = b"SECOND"
+        front.write(memoryview(buffer))
+        await asyncio.sleep(0)
+
+    assert run(steps).writes == [b"firstSECOND"]
