@@ -9,7 +9,6 @@ Then a second user signs up in the same browser and sees none of the first user'
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from support.browser import (
     PageErrors,
     ThreadedServer,
     browser,
+    loopback_socket,
     page,
     page_errors,
     playwright_instance,
@@ -41,13 +41,6 @@ __all__ = ["browser", "page", "page_errors", "playwright_instance"]
 
 SECRET = "w" * 48
 PASSWORD = "correct horse battery"
-
-
-def _socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 class WebStack:
@@ -67,7 +60,9 @@ class WebStack:
             dev=True, auth_rate_limit=0, api_rate_limit=0, flush_interval_seconds=0.2,
             remote_write_url=f"{self.vm.url}/api/v1/write",
         )  # fmt: skip
-        self.http = ThreadedServer(create_app(settings), _socket()).start(ready_path="/health")
+        self.http = ThreadedServer(create_app(settings), loopback_socket()).start(
+            ready_path="/health"
+        )
         self.url = self.http.url.rstrip("/")
 
     def stop(self) -> None:
@@ -91,7 +86,9 @@ def site() -> Iterator[Callable[[str], str]]:
     async def serve(_request: Any) -> HTMLResponse:
         return HTMLResponse(pages.get("current", "<p>none</p>"))
 
-    server = ThreadedServer(Starlette(routes=[Route("/{path:path}", serve)]), _socket()).start()
+    server = ThreadedServer(
+        Starlette(routes=[Route("/{path:path}", serve)]), loopback_socket()
+    ).start()
 
     def publish(body: str) -> str:
         pages["current"] = (
@@ -271,7 +268,7 @@ def bare(
         dev=True, auth_rate_limit=0, api_rate_limit=0, flush_interval_seconds=0.2,
         access_token_ttl_seconds=getattr(request, "param", 900),
     )  # fmt: skip
-    http = ThreadedServer(create_app(settings), _socket()).start(ready_path="/health")
+    http = ThreadedServer(create_app(settings), loopback_socket()).start(ready_path="/health")
     yield http.url.rstrip("/")
     http.stop()
 

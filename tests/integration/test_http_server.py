@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from promkit.core.http_server import FLUSH_BYTES, CoalescingHttpProtocol
-from support.process import free_port
+from support.browser import ThreadedServer, loopback_socket
 
 BIG = 8 * 1024 * 1024
 
@@ -47,20 +44,9 @@ async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-de
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, http=CoalescingHttpProtocol, log_level="warning"
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+    http = ThreadedServer(app, loopback_socket(), http=CoalescingHttpProtocol).start()
+    yield http.url.rstrip("/")
+    http.stop()
 
 
 def test_many_requests_on_one_keep_alive_connection(server: str) -> None:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,17 +78,29 @@ def save_screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
 # --------------------------------------------------------------------------- serving apps
 
 
+def loopback_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port, for :class:`ThreadedServer`."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @dataclass
 class ThreadedServer:
-    """An ASGI app served by uvicorn in a daemon thread on a socket we bound."""
+    """An ASGI app served by uvicorn in a daemon thread on a socket we bound (``http``: the
+    HTTP protocol, uvicorn's name or class)."""
 
     app: ASGIApp
     sock: socket.socket
+    http: Any = "auto"
     server: uvicorn.Server = field(init=False)
     thread: threading.Thread = field(init=False)
 
     def __post_init__(self) -> None:
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="on", http=self.http
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -3,7 +3,6 @@ page views, SPA navigation, load timing, JS errors and data-track clicks reach /
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from support.browser import (
     PageErrors,
     ThreadedServer,
     browser,
+    loopback_socket,
     page,
     page_errors,
     playwright_instance,
@@ -45,13 +45,6 @@ CONFIGS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def _socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 class Stack:
     """The tracker (in-process uvicorn) and a user with metric configs and a key."""
 
@@ -60,7 +53,9 @@ class Stack:
             database_url=f"sqlite:///{tmp / 'tracker.db'}", jwt_secret=TEST_SECRET,
             bcrypt_cost=4, dev=True, auth_rate_limit=0, api_rate_limit=0,
         )  # fmt: skip
-        self.http = ThreadedServer(create_app(settings), _socket()).start(ready_path="/health")
+        self.http = ThreadedServer(create_app(settings), loopback_socket()).start(
+            ready_path="/health"
+        )
         self.url = self.http.url.rstrip("/")
         creds = {"email": "web@example.com", "password": "correct horse"}
         httpx.post(f"{self.url}/api/v1/auth/signup", json=creds).raise_for_status()
@@ -118,7 +113,9 @@ def site() -> Iterator[Callable[[str], str]]:
     async def serve(request: Any) -> HTMLResponse:
         return HTMLResponse(pages.get("current", "<p>none</p>"))
 
-    server = ThreadedServer(Starlette(routes=[Route("/{path:path}", serve)]), _socket()).start()
+    server = ThreadedServer(
+        Starlette(routes=[Route("/{path:path}", serve)]), loopback_socket()
+    ).start()
 
     def publish(body: str) -> str:
         pages["current"] = (

@@ -5,7 +5,6 @@ in. Invalid links, server rules, rate limits, a phone screen and keyboard-only u
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from support.browser import (
     PageErrors,
     ThreadedServer,
     browser,
+    loopback_socket,
     page,
     page_errors,
     playwright_instance,
@@ -37,19 +37,12 @@ OLD = "old password 1"
 NEW = "new password 2"
 
 
-def _socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 class MailStack:
     """The tracker in-process, sending reset mail to a real SMTP sink; its public URL is
     its own loopback address, so the mailed link opens this tracker's web app."""
 
     def __init__(self, tmp: Path, sink: MailSink, auth_rate_limit: int = 0) -> None:
-        sock = _socket()
+        sock = loopback_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self.sink = sink
         settings = TrackerSettings(
