@@ -5,7 +5,7 @@ uvicorn (httptools) writes the status line and headers when the app sends
 system calls, two TCP segments, and on a loaded machine often two wake-ups of the client.
 For small API responses (the tracker's ingestion answers ~100 bytes) that second write is
 a large share of the whole request: measured with wrk on loopback, the tracker's CPU per
-ingestion request fell by ~19% with writes coalesced, a bare endpoint's by ~2%.
+ingestion request fell by ~19% with writes coalesced, a bare endpoint's by 2-13%.
 
 :class:`CoalescingTransport` keeps what is written during one step of the event loop and
 hands it to the real transport as one buffer at the end of that step (``call_soon``), or at

@@ -25,12 +25,17 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 # Paths any web site may call from a browser (no cookies are ever used, so no credentials).
 PUBLIC_CORS_PATHS = frozenset({"/api/v1/metrics", "/api/v1/tracker.js"})
-CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+# What every answer on those paths needs; a preflight's answer adds what may be sent, and
+# browsers read methods, headers and max-age from the preflight alone.
+CORS_ORIGIN_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"access-control-allow-origin", b"*"),
+    (b"cross-origin-resource-policy", b"cross-origin"),
+)
+CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    *CORS_ORIGIN_HEADERS,
     (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
     (b"access-control-allow-headers", b"Content-Type, X-API-Key"),
     (b"access-control-max-age", b"86400"),
-    (b"cross-origin-resource-policy", b"cross-origin"),
 )
 
 
@@ -104,17 +109,12 @@ def log_access(scope: Scope, status: int, started: float) -> None:
             access_log.info(line)
 
 
-# What the ingestion fast path answers with (it bypasses the wrapper above). A CORS request
-# that is not a preflight needs only the origin header; methods, headers and max-age are
-# read from the preflight's answer alone.
+# What the ingestion fast path answers with (it bypasses the wrapper above; preflights of
+# its path still go through the wrapper).
 INGEST_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-type", b"application/json"),
     *SECURITY_HEADERS,
-    *(
-        h
-        for h in CORS_HEADERS
-        if h[0] in {b"access-control-allow-origin", b"cross-origin-resource-policy"}
-    ),
+    *CORS_ORIGIN_HEADERS,
 )
 
 __all__ = ["INGEST_HEADERS", "SecurityMiddleware", "direct_access_lines", "log_access"]
