@@ -1,6 +1,6 @@
 """The durable state of every series: in-memory deltas written behind to the database.
 
-Ingestion only touches memory (:meth:`SeriesStore.apply` on the event loop). Every
+Ingestion only touches memory (:meth:`SeriesStore.record` on the event loop). Every
 ``flush_interval`` seconds, before every scrape and at shutdown the accumulated deltas are
 added to the ``series`` rows in one transaction, so a restart loses nothing that was
 flushed and several instances sharing one database add up instead of overwriting each
@@ -150,34 +150,27 @@ class SeriesStore:
         return len(known.keys) if known else 0
 
     # recording
-    def apply(self, ops: list[Op]) -> None:
-        with self._lock:
-            self._apply(ops)
-
     def record(self, ops: list[Op], key_id: int, rejected: int, when: float) -> None:
         """One ingestion request: its accepted samples, and its counts against its API key
         (``len(ops)`` accepted, ``rejected`` refused, at ``when``), under one lock."""
         with self._lock:
-            self._apply(ops)
+            pending = self._pending
+            for kind, key, value, bounds in ops:
+                delta = pending.get(key)
+                if delta is None:
+                    delta = pending[key] = Delta()
+                if kind == ADD:
+                    delta.inc += value
+                elif kind == SET:
+                    delta.set_to, delta.inc = value, 0.0
+                else:
+                    _observe(delta, value, bounds)
             use = self._usage.get(key_id)
             if use is None:
                 use = self._usage[key_id] = KeyUse()
             use.accepted += len(ops)
             use.rejected += rejected
             use.last_seen = when
-
-    def _apply(self, ops: list[Op]) -> None:
-        pending = self._pending
-        for kind, key, value, bounds in ops:
-            delta = pending.get(key)
-            if delta is None:
-                delta = pending[key] = Delta()
-            if kind == ADD:
-                delta.inc += value
-            elif kind == SET:
-                delta.set_to, delta.inc = value, 0.0
-            else:
-                _observe(delta, value, bounds)
 
     def drop_user(self, user_id: int) -> None:
         """Forget everything pending for a deleted user (their rows go with the user)."""

@@ -14,6 +14,11 @@ def op(kind: int, key: SeriesKey, value: float, bounds: tuple[float, ...] | None
     return (kind, key, value, bounds)
 
 
+def record(store: SeriesStore, ops: list[Op]) -> None:
+    """Samples as one ingestion request through API key 0 records them."""
+    store.record(ops, 0, 0, 0.0)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> SeriesStore:
     return SeriesStore(Database(f"sqlite:///{tmp_path / 's.db'}"), max_series_per_user=2)
@@ -25,7 +30,7 @@ def key(labels: tuple[tuple[str, str], ...] = (), mtype: str = "gauge") -> tuple
 
 def test_store_gauge_set_then_inc_and_counter_adds(store: SeriesStore) -> None:
     g, c = key(), key(mtype="counter")
-    store.apply([op(ADD, g, 2), op(SET, g, 10), op(ADD, g, 3), op(ADD, c, 1), op(ADD, c, 4)])
+    record(store, [op(ADD, g, 2), op(SET, g, 10), op(ADD, g, 3), op(ADD, c, 1), op(ADD, c, 4)])
     pending = store._pending
     assert (pending[g].set_to, pending[g].inc) == (10, 3)
     assert (pending[c].set_to, pending[c].inc) == (None, 5)
@@ -34,7 +39,7 @@ def test_store_gauge_set_then_inc_and_counter_adds(store: SeriesStore) -> None:
 def test_store_histogram_buckets_are_per_bound_with_inf_last(store: SeriesStore) -> None:
     h = key(mtype="histogram")
     bounds = (1.0, 10.0)
-    store.apply([op(OBSERVE, h, v, bounds) for v in (0.5, 1.0, 5, 10, 11, 1e9)])
+    record(store, [op(OBSERVE, h, v, bounds) for v in (0.5, 1.0, 5, 10, 11, 1e9)])
     delta = store._pending[h]
     assert delta.buckets == [2, 2, 2]
     assert delta.count == 6 and delta.inc == pytest.approx(0.5 + 1 + 5 + 10 + 11 + 1e9)
@@ -64,7 +69,7 @@ def test_store_series_limit_counts_distinct_label_sets(store: SeriesStore) -> No
 
 
 def test_store_drop_metric_forgets_pending(store: SeriesStore) -> None:
-    store.apply([op(ADD, key(), 1)])
+    record(store, [op(ADD, key(), 1)])
     store.drop_metric(1, "m")
     assert store.pending == 0
 
@@ -84,7 +89,7 @@ def test_store_flush_drops_samples_of_a_user_deleted_meanwhile(tmp_path: Path) -
                          User(id=2, email="b@x.io", password_hash="h")])  # fmt: skip
         session.commit()
     store = SeriesStore(db, max_series_per_user=10)
-    store.apply([op(ADD, (1, "m", "counter", ()), 1), op(ADD, (2, "m", "counter", ()), 2)])
+    record(store, [op(ADD, (1, "m", "counter", ()), 1), op(ADD, (2, "m", "counter", ()), 2)])
     with db.session() as session:
         session.execute(delete(User).where(User.id == 1))
         session.commit()
