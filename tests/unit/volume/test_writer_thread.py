@@ -105,6 +105,14 @@ def _tar_pieces(n: int, fail: BaseException | None = None) -> Iterator[bytes]:
         raise fail
 
 
+def _closing_tracked(pieces: Iterator[bytes], closed: list[bool]) -> Iterator[bytes]:
+    """``pieces``, appending True to ``closed`` once the consumer closes or finishes it."""
+    try:
+        yield from pieces
+    finally:
+        closed.append(True)
+
+
 def _backup(repo: Repository, source: Any, sink_wrapper: Any = None) -> None:
     version = new_version()
     with repo.data_writer("db", version) as fh:
@@ -130,12 +138,7 @@ def test_pack_interrupted_or_failing_source_leaves_nothing(
 def test_pack_storage_failure_propagates_and_leaves_nothing(tmp_path: Path) -> None:
     repo = Repository(LocalStorage(tmp_path / "repo"))
     closed: list[bool] = []
-
-    def source() -> Iterator[bytes]:
-        try:
-            yield from _tar_pieces(40)
-        finally:
-            closed.append(True)
+    source = _closing_tracked(_tar_pieces(40), closed)
 
     class Failing:
         def __init__(self, fh: Any) -> None:
@@ -148,7 +151,7 @@ def test_pack_storage_failure_propagates_and_leaves_nothing(tmp_path: Path) -> N
             return int(self.fh.write(data))
 
     with pytest.raises(OSError, match="no space left"):
-        _backup(repo, source(), Failing)
+        _backup(repo, source, Failing)
     assert closed == [True]  # the archive stream was closed, not left hanging
     assert repo.names() == []
     assert _files(tmp_path / "repo") == []
@@ -169,16 +172,11 @@ def test_pack_interrupted_as_a_pipeline_thread_starts_stops_it(
 
     monkeypatch.setattr(which, "start", start_then_interrupt)
     closed: list[bool] = []
-
-    def source() -> Iterator[bytes]:
-        try:
-            yield from _tar_pieces(40)
-        finally:
-            closed.append(True)
+    source = _closing_tracked(_tar_pieces(40), closed)
 
     repo = Repository(LocalStorage(tmp_path / "repo"))
     with pytest.raises(KeyboardInterrupt):
-        _backup(repo, source())
+        _backup(repo, source)
     deadline = time.monotonic() + 10
     while pipeline_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
