@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from sqlalchemy import or_, select, update
@@ -220,18 +221,8 @@ class SeriesStore:
     def _restore(self, batch: dict[SeriesKey, Delta], usage: dict[int, KeyUse]) -> None:
         """Put an unwritten batch back under the deltas recorded since."""
         with self._lock:
-            for key, delta in self._pending.items():
-                if key in batch:
-                    batch[key].merge(delta)
-                else:
-                    batch[key] = delta
-            self._pending = batch
-            for key_id, use in self._usage.items():
-                if key_id in usage:
-                    usage[key_id].merge(use)
-                else:
-                    usage[key_id] = use
-            self._usage = usage
+            self._pending = _merged(batch, self._pending)
+            self._usage = _merged(usage, self._usage)
 
     def _write(self, batch: Mapping[SeriesKey, Delta], usage: Mapping[int, KeyUse]) -> None:
         for attempt in (1, 2):
@@ -319,6 +310,24 @@ class SeriesStore:
                 await self.flush()
             except SQLAlchemyError as exc:
                 log.warning("series flush failed, will retry: %s", type(exc).__name__)
+
+
+class _Mergeable(Protocol):
+    def merge(self, later: Any, /) -> None: ...
+
+
+_K = TypeVar("_K")
+_M = TypeVar("_M", bound=_Mergeable)
+
+
+def _merged(older: dict[_K, _M], newer: Mapping[_K, _M]) -> dict[_K, _M]:
+    """``older`` with every entry of ``newer`` applied on top of it."""
+    for key, item in newer.items():
+        if key in older:
+            older[key].merge(item)
+        else:
+            older[key] = item
+    return older
 
 
 def _observe(delta: Delta, value: float, bounds: tuple[float, ...] | None) -> None:

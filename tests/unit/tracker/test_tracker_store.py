@@ -99,3 +99,34 @@ def test_store_flush_drops_samples_of_a_user_deleted_meanwhile(tmp_path: Path) -
         rows = session.execute(select(Series.user_id, Series.value)).all()
     assert [tuple(r) for r in rows] == [(2, 2.0)]
     db.dispose()
+
+
+def test_store_failed_flush_keeps_its_deltas_under_the_later_ones(tmp_path: Path) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from promkit.tracker.models import Series, User
+
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")  # not migrated yet: the flush fails
+    store = SeriesStore(db, max_series_per_user=10)
+    c, g = (1, "c", "counter", ()), (1, "g", "gauge", ())
+    store.record([op(ADD, c, 1), op(SET, g, 5)], 7, 1, 100.0)
+    with pytest.raises(SQLAlchemyError):
+        asyncio.run(store.flush())
+    store.record([op(ADD, c, 2), op(ADD, g, 1)], 7, 0, 200.0)
+    assert (store._pending[c].inc, store._pending[c].set_to) == (3, None)
+    assert (store._pending[g].set_to, store._pending[g].inc) == (5, 1)
+    use = store._usage[7]
+    assert (use.accepted, use.rejected, use.last_seen) == (4, 1, 200.0)
+    db.migrate()
+    with db.session() as session:
+        session.add(User(id=1, email="a@x.io", password_hash="h"))
+        session.commit()
+    asyncio.run(store.flush())
+    assert store.pending == 0
+    with db.session() as session:
+        rows = session.execute(select(Series.metric_name, Series.value)).all()
+    assert sorted(tuple(r) for r in rows) == [("c", 3.0), ("g", 6.0)]
+    db.dispose()
