@@ -94,12 +94,18 @@ class ThreadedServer:
     app: ASGIApp
     sock: socket.socket
     http: Any = "auto"
+    options: dict[str, Any] = field(default_factory=dict)  # more uvicorn.Config arguments
     server: uvicorn.Server = field(init=False)
     thread: threading.Thread = field(init=False)
 
     def __post_init__(self) -> None:
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="on", http=self.http
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http=self.http,
+            **self.options,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
