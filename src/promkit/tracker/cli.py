@@ -44,7 +44,7 @@ def serve(
     """
     import uvicorn
 
-    from promkit.core.http_server import CoalescingHttpProtocol
+    from promkit.core.http_server import DirectRouteHttpProtocol
     from promkit.tracker.app import create_app
     from promkit.tracker.logs import configure_service_logging
 
@@ -64,7 +64,7 @@ def serve(
         port=settings.port,
         access_log=False,
         log_config=None,
-        http=CoalescingHttpProtocol,  # one socket write per response (see the module)
+        http=DirectRouteHttpProtocol,  # ingestion without an ASGI task (core/http_server)
     )
 
 

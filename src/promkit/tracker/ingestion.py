@@ -22,7 +22,7 @@ import orjson
 from promkit.core.errors import AuthError, UsageError
 from promkit.tracker.apikeys import key_hash
 from promkit.tracker.catalog import Definition, KeyInfo
-from promkit.tracker.ratelimit import enforce
+from promkit.tracker.ratelimit import enforce, enforce_now
 from promkit.tracker.store import ADD, OBSERVE, SET, Op
 
 if TYPE_CHECKING:
@@ -182,11 +182,15 @@ async def _lookup_key(ctx: TrackerContext, raw_key: str | None) -> KeyInfo | Non
     s = ctx.settings
     if s.ingest_rate_limit:
         window = s.rate_limit_window_seconds
-        await enforce(ctx.limiter, f"ingest:{digest[:24]}", s.ingest_rate_limit, window, "ingest")
+        await enforce(ctx.limiter, _limit_key(digest), s.ingest_rate_limit, window, "ingest")
     hit, info = ctx.catalog.cached_key(digest)
     if not hit:
         info = await asyncio.to_thread(ctx.catalog.load_key, digest)
     return info
+
+
+def _limit_key(digest: str) -> str:
+    return f"ingest:{digest[:24]}"
 
 
 def _checked(info: KeyInfo | None, origin: str | None) -> KeyInfo:
@@ -213,26 +217,58 @@ def parse_items(raw: bytes, max_items: int) -> list[Any]:
     return items
 
 
+def ingest_now(
+    ctx: TrackerContext, raw_key: str | None, body: bytes, origin: str | None = None
+) -> BatchResult | None:
+    """:func:`ingest` without waiting for anything, or None (and nothing done, nothing
+    counted) when the batch needs a database read, the store's user state or a rate limit
+    kept in Redis first.
+
+    The common case (key, definitions and user cached; limits in process memory) is this one.
+    """
+    if not raw_key:
+        return None
+    digest = key_hash(raw_key)
+    hit, cached = ctx.catalog.cached_key(digest)
+    if not hit:
+        return None
+    info = _checked(cached, origin)
+    definitions = ctx.catalog.cached_definitions(info.user_id)
+    if definitions is None or not ctx.store.knows(info.user_id):
+        return None
+    s = ctx.settings
+    limit, window = s.ingest_rate_limit, s.rate_limit_window_seconds
+    if limit and not enforce_now(ctx.limiter, _limit_key(digest), limit, window, "ingest"):
+        return None
+    return _record(ctx, info, body, definitions)
+
+
 async def ingest(
     ctx: TrackerContext, raw_key: str | None, body: bytes, origin: str | None = None
 ) -> BatchResult:
     """Authenticate, validate and record one batch; items fail one by one."""
-    s = ctx.settings
-    # The common case (key cached, no rate limit to consult) awaits nothing.
-    hit, cached = False, None
-    if raw_key and not s.ingest_rate_limit:
-        hit, cached = ctx.catalog.cached_key(key_hash(raw_key))
-    info = _checked(cached if hit else await _lookup_key(ctx, raw_key), origin)
-    if len(body) > s.max_body_bytes:
-        raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
-    items = parse_items(body, s.max_batch_items)
+    done = ingest_now(ctx, raw_key, body, origin)
+    if done is not None:
+        return done
+    info = _checked(await _lookup_key(ctx, raw_key), origin)
     user_id = info.user_id
     definitions = ctx.catalog.cached_definitions(user_id)
     if definitions is None:
         definitions = await asyncio.to_thread(ctx.catalog.load_definitions, user_id)
+    if not ctx.store.knows(user_id):
+        await ctx.store.prepare_user(user_id)
+    return _record(ctx, info, body, definitions)
+
+
+def _record(
+    ctx: TrackerContext, info: KeyInfo, body: bytes, definitions: Mapping[str, Definition]
+) -> BatchResult:
+    s = ctx.settings
+    if len(body) > s.max_body_bytes:
+        raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
+    items = parse_items(body, s.max_batch_items)
+    user_id = info.user_id
     store = ctx.store
-    if not store.knows(user_id):
-        await store.prepare_user(user_id)
     limits = Limits(s.max_label_value_length)
     ops: list[Op] = []
     result = BatchResult(processed=0, total=len(items))
@@ -263,6 +299,7 @@ __all__ = [
     "Limits",
     "PayloadTooLargeError",
     "ingest",
+    "ingest_now",
     "key_info",
     "parse_items",
     "parse_value",

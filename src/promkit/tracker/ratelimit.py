@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -34,6 +33,10 @@ class RateLimiter(Protocol):
         """Count one request for ``key``; ``allowed`` is False once ``limit`` is exceeded."""
         ...
 
+    def hit_now(self, key: str, limit: int, window: int) -> RateDecision | None:
+        """:meth:`hit` when it needs no I/O; None (nothing counted) when it does."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -44,20 +47,22 @@ def _window(window: int) -> tuple[int, int]:
 
 
 class MemoryRateLimiter:
-    """One process's counters; enough for a single instance."""
+    """One process's counters; enough for a single instance. Used from the event loop only:
+    a hit never awaits, so it needs no lock."""
 
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, int]] = {}
-        self._lock = asyncio.Lock()
 
     async def hit(self, key: str, limit: int, window: int) -> RateDecision:
+        return self.hit_now(key, limit, window)
+
+    def hit_now(self, key: str, limit: int, window: int) -> RateDecision:
         index, reset_after = _window(window)
-        async with self._lock:
-            seen_index, count = self._counts.get(key, (index, 0))
-            count = count + 1 if seen_index == index else 1
-            self._counts[key] = (index, count)
-            if len(self._counts) > 100_000:  # forget finished windows
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
+        seen_index, count = self._counts.get(key, (index, 0))
+        count = count + 1 if seen_index == index else 1
+        self._counts[key] = (index, count)
+        if len(self._counts) > 100_000:  # forget finished windows
+            self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
         return RateDecision(count <= limit, limit, max(0, limit - count), reset_after)
 
     async def close(self) -> None:
@@ -81,6 +86,9 @@ class RedisRateLimiter:
             count, _ = await pipe.execute()
         return RateDecision(int(count) <= limit, limit, max(0, limit - int(count)), reset_after)
 
+    def hit_now(self, key: str, limit: int, window: int) -> None:
+        return None  # a network round trip
+
     async def close(self) -> None:
         await self._redis.aclose()
 
@@ -89,10 +97,24 @@ async def enforce(limiter: RateLimiter, key: str, limit: int, window: int, what:
     """Raise :class:`RateLimitedError` when ``key`` is over ``limit`` (0 disables the limit)."""
     if limit <= 0:
         return
-    decision = await limiter.hit(key, limit, window)
+    _check(await limiter.hit(key, limit, window), window, what)
+
+
+def enforce_now(limiter: RateLimiter, key: str, limit: int, window: int, what: str) -> bool:
+    """:func:`enforce` without awaiting: False (nothing counted) when the limiter needs I/O."""
+    if limit <= 0:
+        return True
+    decision = limiter.hit_now(key, limit, window)
+    if decision is None:
+        return False
+    _check(decision, window, what)
+    return True
+
+
+def _check(decision: RateDecision, window: int, what: str) -> None:
     if not decision.allowed:
         raise RateLimitedError(
-            f"too many {what} requests (limit {limit} per {window} s)",
+            f"too many {what} requests (limit {decision.limit} per {window} s)",
             retry_after=decision.reset_after,
         )
 
@@ -104,4 +126,5 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "enforce",
+    "enforce_now",
 ]

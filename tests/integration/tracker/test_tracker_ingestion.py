@@ -318,3 +318,47 @@ def test_ingestion_key_origin_allow_list(client: TestClient) -> None:
         "/api/v1/api-keys", json={"allowed_origins": ["shop.example/path"]}, headers=auth
     )
     assert bad.status_code == 400
+
+
+def test_ingestion_direct_answer_only_when_nothing_must_be_awaited(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """``tracker serve`` answers ingestion inside the HTTP protocol (IngestEndpoint.answer_now)
+    when key, definitions and user are cached; otherwise it declines having done nothing,
+    and the ASGI path (database reads, rate limits) takes the request."""
+    client = make_client()
+    _auth, key, uid = setup_user(client)
+    direct = client.app.direct_routes[("POST", "/api/v1/metrics")]  # type: ignore[attr-defined]
+    scope = {
+        "method": "POST",
+        "path": "/api/v1/metrics",
+        "headers": [(b"x-api-key", key.encode())],
+        "query_string": b"",
+        "client": ("127.0.0.1", 5000),
+    }
+    body = b'{"metrics": [{"name": "queue_depth", "value": 7}]}'
+    assert direct.answer(scope, body) is None  # the key is not cached yet
+    assert value(client, "user_metric_queue_depth", user_id=str(uid)) is None
+    assert send(client, key, {"name": "queue_depth", "value": 5}).status_code == 200
+    status, headers, answer = direct.answer(scope, body)
+    assert status == 200 and b'"processed":1' in answer
+    assert (b"x-content-type-options", b"nosniff") in headers
+    assert value(client, "user_metric_queue_depth", user_id=str(uid)) == 7
+    status, _headers, answer = direct.answer(scope, b"[1")  # answered at once, as the app would
+    assert status == 400 and b'"success":false' in answer
+    unknown = {**scope, "headers": [(b"x-api-key", b"mk_" + b"0" * 64)]}
+    assert direct.answer(unknown, body) is None  # an unknown key is looked up first
+    assert send(client, "mk_" + "0" * 64, {"name": "queue_depth", "value": 1}).status_code == 401
+    refused = direct.answer(unknown, body)
+    assert refused is not None and refused[0] == 401  # then refused without a database read
+
+    # Rate limits kept in process memory are counted at once, the app's path included.
+    limited = make_client(ingest_rate_limit=2)
+    _auth, key, _uid = setup_user(limited, email="bob@example.com")
+    assert send(limited, key, {"name": "queue_depth", "value": 5}).status_code == 200
+    direct = limited.app.direct_routes[("POST", "/api/v1/metrics")]  # type: ignore[attr-defined]
+    scope["headers"] = [(b"x-api-key", key.encode())]
+    assert direct.answer(scope, body)[0] == 200
+    status, headers, _answer = direct.answer(scope, body)
+    assert status == 429 and any(name == b"retry-after" for name, _value in headers)
+    assert send(limited, key, {"name": "queue_depth", "value": 5}).status_code == 429

@@ -171,7 +171,10 @@ def test_ingestion_answers_on_the_wire(
     tmp_path: Path, trackers: Callable[..., TrackerProcess]
 ) -> None:
     """The real server's answers: a length (not chunked), security and CORS headers, the
-    JSON envelope, and many batches on one keep-alive connection (one write per answer)."""
+    JSON envelope, and many batches on one keep-alive connection (one write per answer).
+    The first batch of a key goes through the ASGI app (the key is read from the database),
+    the rest are answered inside the HTTP protocol (core/http_server direct routes): both
+    answer alike and write access-log lines."""
     server = trackers(f"sqlite:///{tmp_path / 't.db'}")
     key, _uid = _setup(server.url)
     body = {"metrics": [{"name": "page_views", "value": 1, "labels": {"page": "/"}}]}
@@ -189,7 +192,23 @@ def test_ingestion_answers_on_the_wire(
         assert bad.status_code == 401
         assert bad.headers["content-length"] == str(len(bad.content))
         assert bad.json()["success"] is False
+        assert bad.headers["www-authenticate"] == "API-Key"
+        invalid = client.post("/api/v1/metrics", content=b"{")  # a cached key, a bad body
+        assert invalid.status_code == 400 and invalid.json()["success"] is False
+        assert invalid.headers["x-frame-options"] == "DENY"
+        beacon = httpx.post(f"{server.url}/api/v1/metrics?api_key={key}", json=body)
+        assert beacon.status_code == 200 and beacon.json()["data"]["processed"] == 1
     exposition = httpx.get(
         f"{server.url}/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}
     ).text
-    assert 'user_metric_page_views_total{page="/",user_id="1"} 50.0' in exposition
+    assert 'user_metric_page_views_total{page="/",user_id="1"} 51.0' in exposition
+    deadline = time.monotonic() + 10
+    while True:
+        text = server.process.log_path.read_text(errors="replace")
+        entries = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+        statuses = [e["status"] for e in entries if e.get("path") == "/api/v1/metrics"]
+        if len(statuses) >= 53 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(statuses) == [200] * 51 + [400, 401]
+    assert key not in text
