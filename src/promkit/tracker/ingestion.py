@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from promkit.tracker.store import ADD, OBSERVE, SET, Op
 if TYPE_CHECKING:
     from promkit.tracker.context import TrackerContext
 
+MAX_FLOAT = sys.float_info.max
 NUMBER_RE = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
@@ -46,6 +48,8 @@ class Limits:
 
 def parse_value(raw: Any) -> float:
     kind = type(raw)
+    if kind is int and not -MAX_FLOAT <= raw <= MAX_FLOAT:
+        raise ItemRefused("value must be finite")
     if kind is float or kind is int or (kind is str and len(raw) <= 64 and NUMBER_RE.match(raw)):
         value = float(raw)
     elif kind is bool or raw is None:
@@ -138,7 +142,12 @@ def to_op(user_id: int, item: Any, definitions: Mapping[str, Definition], limits
     declared = item.get("type")
     if declared is not None and declared != mtype:
         raise ItemRefused(f"metric {name!r} is a {mtype}, not {str(declared)[:20]!r}")
-    value = parse_value(item.get("value"))
+    raw: Any = item.get("value")
+    kind = type(raw)
+    if (kind is float or kind is int) and -MAX_FLOAT <= raw <= MAX_FLOAT:  # the common case
+        value = float(raw)
+    else:
+        value = parse_value(raw)
     key = (user_id, name, mtype, resolve_labels(definition, item.get("labels"), limits))
     operation = item.get("operation")
     if mtype == "counter":
@@ -268,29 +277,35 @@ def _record(
         raise PayloadTooLargeError(f"the body is larger than {s.max_body_bytes} bytes")
     items = parse_items(body, s.max_batch_items)
     user_id = info.user_id
-    store = ctx.store
     limits = Limits(s.max_label_value_length)
     ops: list[Op] = []
-    result = BatchResult(processed=0, total=len(items))
+    errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
-            op = to_op(user_id, item, definitions, limits)
-            if not store.admit(op[1]):
-                raise ItemRefused(f"series limit reached ({s.max_series_per_user} per user)")
+            ops.append(to_op(user_id, item, definitions, limits))
         except ItemRefused as exc:
-            name = item.get("name") if type(item) is dict else None
-            result.errors.append(
-                {
-                    "index": index,
-                    "name": name[:150] if isinstance(name, str) else None,
-                    "error": str(exc),
-                }
-            )
-            continue
-        ops.append(op)
-    store.record(ops, info.key_id, len(result.errors), time.time())
-    result.processed = len(ops)
-    return result
+            errors.append(_item_error(index, item, str(exc)))
+    over = ctx.store.record(ops, info.key_id, len(errors), time.time())
+    if over:  # new series past the user's series limit: refused, in item order
+        refused = {id(op) for op in over}
+        reason = f"series limit reached ({s.max_series_per_user} per user)"
+        errors.extend(
+            _item_error(index, items[index], reason)
+            for index, op in zip(_accepted_indexes(len(items), errors), ops, strict=True)
+            if id(op) in refused
+        )
+        errors.sort(key=lambda error: error["index"])
+    return BatchResult(processed=len(ops) - len(over), total=len(items), errors=errors)
+
+
+def _item_error(index: int, item: Any, reason: str) -> dict[str, Any]:
+    name = item.get("name") if type(item) is dict else None
+    return {"index": index, "name": name[:150] if isinstance(name, str) else None, "error": reason}
+
+
+def _accepted_indexes(total: int, errors: list[dict[str, Any]]) -> list[int]:
+    refused = {error["index"] for error in errors}
+    return [index for index in range(total) if index not in refused]
 
 
 __all__ = [

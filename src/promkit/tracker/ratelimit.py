@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from promkit.core.errors import PromkitError
 
@@ -20,8 +19,7 @@ class RateLimitedError(PromkitError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class RateDecision:
+class RateDecision(NamedTuple):  # a NamedTuple: built on every ingestion request
     allowed: bool
     limit: int
     remaining: int

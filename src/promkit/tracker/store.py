@@ -151,14 +151,22 @@ class SeriesStore:
         return len(known.keys) if known else 0
 
     # recording
-    def record(self, ops: list[Op], key_id: int, rejected: int, when: float) -> None:
-        """One ingestion request: its accepted samples, and its counts against its API key
-        (``len(ops)`` accepted, ``rejected`` refused, at ``when``), under one lock."""
+    def record(self, ops: list[Op], key_id: int, rejected: int, when: float) -> list[Op]:
+        """One ingestion request: its samples, and its counts against its API key (``rejected``
+        refused before, at ``when``), under one lock. Samples of new series past the user's
+        series limit are not recorded but returned (and counted as rejected).
+
+        A series with a pending delta was admitted already, so only new ones are checked."""
+        over: list[Op] = []
         with self._lock:
             pending = self._pending
-            for kind, key, value, bounds in ops:
+            for op in ops:
+                kind, key, value, bounds = op
                 delta = pending.get(key)
                 if delta is None:
+                    if not self.admit(key):
+                        over.append(op)
+                        continue
                     delta = pending[key] = Delta()
                 if kind == ADD:
                     delta.inc += value
@@ -169,9 +177,10 @@ class SeriesStore:
             use = self._usage.get(key_id)
             if use is None:
                 use = self._usage[key_id] = KeyUse()
-            use.accepted += len(ops)
-            use.rejected += rejected
+            use.accepted += len(ops) - len(over)
+            use.rejected += rejected + len(over)
             use.last_seen = when
+        return over
 
     def drop_user(self, user_id: int) -> None:
         """Forget everything pending for a deleted user (their rows go with the user)."""

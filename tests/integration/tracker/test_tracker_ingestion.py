@@ -202,8 +202,17 @@ def test_ingestion_series_limit_per_user(make_client: Callable[..., TestClient])
     assert data["processed"] == 3
     assert [e["index"] for e in data["errors"]] == [3, 4]
     assert "series limit" in data["errors"][0]["error"]
-    # Existing series still accept samples.
-    assert send(client, key, items[0]).json()["data"]["processed"] == 1
+    # Existing series still accept samples; errors of both kinds come in item order.
+    mixed = [items[4], {"name": "nope", "value": 1}, items[0], items[3], {"value": 1}]
+    data = send(client, key, *mixed).json()["data"]
+    assert data["processed"] == 1
+    assert [(e["index"], e["name"]) for e in data["errors"]] == [
+        (0, "page_views"),
+        (1, "nope"),
+        (3, "page_views"),
+        (4, None),
+    ]
+    assert ["series limit" in e["error"] for e in data["errors"]] == [True, False, True, False]
 
 
 def test_ingestion_survives_a_restart(make_client: Callable[..., TestClient]) -> None:

@@ -68,6 +68,17 @@ def test_store_series_limit_counts_distinct_label_sets(store: SeriesStore) -> No
     assert store.series_count(1) == 2
 
 
+def test_store_record_refuses_new_series_past_the_limit(store: SeriesStore) -> None:
+    a, b, c = key((("p", "a"),)), key((("p", "b"),)), key((("p", "c"),))
+    ops = [op(ADD, a, 1), op(ADD, b, 1), op(ADD, c, 1), op(ADD, a, 2), op(ADD, c, 5)]
+    over = store.record(ops, 9, 1, 10.0)
+    assert over == [ops[2], ops[4]]  # c is new and the user is at the limit (2)
+    assert store.pending == 2 and store._pending[a].inc == 3
+    use = store._usage[9]
+    assert (use.accepted, use.rejected) == (3, 3)  # 1 refused before + 2 over the limit
+    assert store.record([op(ADD, b, 1)], 9, 0, 11.0) == []  # existing series keep working
+
+
 def test_store_drop_metric_forgets_pending(store: SeriesStore) -> None:
     record(store, [op(ADD, key(), 1)])
     store.drop_metric(1, "m")
