@@ -198,6 +198,8 @@ def test_ingestion_answers_on_the_wire(
         assert invalid.headers["x-frame-options"] == "DENY"
         beacon = httpx.post(f"{server.url}/api/v1/metrics?api_key={key}", json=body)
         assert beacon.status_code == 200 and beacon.json()["data"]["processed"] == 1
+        huge = client.post("/api/v1/metrics", content=b" " * (256 * 1024 + 1))  # over the limit
+        assert huge.status_code == 413 and huge.json()["success"] is False
     exposition = httpx.get(
         f"{server.url}/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"}
     ).text
@@ -207,8 +209,8 @@ def test_ingestion_answers_on_the_wire(
         text = server.process.log_path.read_text(errors="replace")
         entries = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
         statuses = [e["status"] for e in entries if e.get("path") == "/api/v1/metrics"]
-        if len(statuses) >= 53 or time.monotonic() > deadline:
+        if len(statuses) >= 54 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert sorted(statuses) == [200] * 51 + [400, 401]
+    assert sorted(statuses) == [200] * 51 + [400, 401, 413]
     assert key not in text
