@@ -210,8 +210,10 @@ class DirectRouteHttpProtocol(CoalescingHttpProtocol):
             return
         self._direct = None
         scope: dict[str, Any] = self.scope  # type: ignore[assignment]
-        if self._proxy is not None:
-            _run_at_once(self._proxy(scope, _never, _never))  # type: ignore[arg-type]
+        proxy = self._proxy
+        if proxy is not None and not _run_at_once(proxy(scope, _never, _never)):  # type: ignore[arg-type]
+            self._to_app(complete=True)  # a uvicorn whose rewrite awaits: its own path
+            return
         body = bytes(self._body)
         try:
             answer = route.answer(scope, body)
@@ -311,14 +313,15 @@ async def _never() -> Any:
     raise RuntimeError("a direct route has no receive or send")
 
 
-def _run_at_once(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a coroutine that never suspends (uvicorn's proxy-headers scope rewrite)."""
+def _run_at_once(coro: Coroutine[Any, Any, None]) -> bool:
+    """Run a coroutine that does not suspend (uvicorn's proxy-headers scope rewrite); False
+    (and the coroutine closed) if it does."""
     try:
         coro.send(None)
     except StopIteration:
-        return
+        return True
     coro.close()
-    raise RuntimeError("the coroutine suspended")
+    return False
 
 
 __all__ = [

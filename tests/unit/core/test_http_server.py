@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from promkit.core.http_server import FLUSH_BYTES, CoalescingTransport
+from promkit.core.http_server import FLUSH_BYTES, CoalescingTransport, _run_at_once
 
 
 class Recorder:
@@ -122,3 +122,18 @@ def test_a_reused_mutable_buffer_is_sent_as_it_was_when_written() -> None:
         await asyncio.sleep(0)
 
     assert run(steps).writes == [b"firstSECOND"]
+
+
+def test_run_at_once_runs_a_coroutine_that_does_not_suspend() -> None:
+    seen: list[str] = []
+
+    async def plain() -> None:
+        seen.append("ran")
+
+    async def suspends() -> None:
+        await asyncio.sleep(0)
+        seen.append("never")
+
+    assert _run_at_once(plain()) is True
+    assert _run_at_once(suspends()) is False  # closed, not left pending
+    assert seen == ["ran"]
