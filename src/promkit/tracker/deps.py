@@ -49,10 +49,15 @@ def current_user(
 ) -> User:
     if credentials is None:
         raise AuthError("no access token", hint="send Authorization: Bearer <accessToken>")
-    user_id = ctx.tokens.user_id_from_access(credentials.credentials)
+    user_id, issued_at = ctx.tokens.access_claims(credentials.credentials)
     user = session.get(User, user_id)
     if user is None:
         raise AuthError("the account of this token no longer exists", hint="sign in again")
+    valid_after = user.tokens_valid_after
+    if valid_after is not None and issued_at < valid_after.timestamp():
+        raise AuthError(
+            "this access token was issued before the password was reset", hint="sign in again"
+        )
     return user
 
 

@@ -64,6 +64,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(255))
     onboarding_completed_at: Mapped[datetime | None] = mapped_column()
+    # Access tokens issued before this moment are refused (set when the password is reset).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -14,6 +14,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from sqlalchemy import select, update
@@ -51,7 +52,7 @@ class TokenService:
         claims = {
             "sub": str(user_id),
             "type": ACCESS,
-            "iat": now,
+            "iat": now.timestamp(),  # to the microsecond: see access_claims
             "exp": now + timedelta(seconds=self.access_ttl),
             "jti": uuid.uuid4().hex,
         }
@@ -59,6 +60,12 @@ class TokenService:
 
     def user_id_from_access(self, token: str) -> int:
         """The user id of a valid, unexpired access token; :class:`AuthError` otherwise."""
+        return self.access_claims(token)[0]
+
+    def access_claims(self, token: str) -> tuple[int, float]:
+        """(user id, issued at as a POSIX timestamp) of a valid, unexpired access token;
+        :class:`AuthError` otherwise. The issue time has microseconds, so a token issued
+        just after a password reset is told from one issued just before it."""
         try:
             claims = jwt.decode(
                 token,
@@ -74,8 +81,9 @@ class TokenService:
             raise AuthError("invalid access token", hint="sign in again") from None
         if claims.get("type") != ACCESS:
             raise AuthError("wrong token type: an access token is required", hint="sign in again")
+        issued_at: Any = claims.get("iat")  # checked here, after the clearer type message
         try:
-            return int(claims["sub"])
+            return int(claims["sub"]), float(issued_at)
         except (TypeError, ValueError):
             raise AuthError("invalid access token", hint="sign in again") from None
 

@@ -77,6 +77,11 @@ def test_password_reset_by_mail_end_to_end(
     assert refused.status_code == 401
     stale = mail_client.post("/api/v1/auth/refresh", json={"refreshToken": old["refreshToken"]})
     assert stale.status_code == 401
+    # Access tokens issued before the reset end with it; those issued after it work.
+    before = mail_client.get("/api/v1/api-keys", headers=bearer(old))
+    assert before.status_code == 401 and "password was reset" in before.json()["error"]
+    after = mail_client.get("/api/v1/api-keys", headers=bearer(signin.json()["data"]))
+    assert after.status_code == 200, after.text
     again = mail_client.post(
         "/api/v1/auth/password-reset", json={"token": token, "password": "third password"}
     )

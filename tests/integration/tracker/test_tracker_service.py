@@ -70,7 +70,7 @@ def test_cli_migrate_and_create_user_then_sign_in(
     env = tracker_env(url)
     migrated = promkit("tracker", "migrate", "--json", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    assert orjson.loads(migrated.stdout)["revision"] == "0005"
+    assert orjson.loads(migrated.stdout)["revision"] == "0006"
     env["PROMKIT_TRACKER_USER_PASSWORD"] = "a long password"
     created = promkit("tracker", "create-user", "--email", "ops@example.com", "--json", env=env)
     assert created.returncode == 0, created.stderr

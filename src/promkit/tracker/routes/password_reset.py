@@ -20,7 +20,7 @@ from promkit.tracker.credentials import check_password, normalize_email
 from promkit.tracker.deps import AuthLimit, ContextDep, SessionDep
 from promkit.tracker.envelope import Envelope, ok
 from promkit.tracker.mail import ResetMailer, missing_mail_settings
-from promkit.tracker.models import User
+from promkit.tracker.models import User, utcnow
 from promkit.tracker.resets import MAX_TOKEN_LENGTH, PasswordResets
 
 log = logging.getLogger("promkit.tracker")
@@ -93,6 +93,7 @@ def reset_password(body: ResetIn, ctx: ContextDep, session: SessionDep) -> Envel
     user = session.get(User, user_id)
     assert user is not None  # the reset row was deleted with its user otherwise
     user.password_hash = password_hash
+    user.tokens_valid_after = utcnow()  # access tokens end too, not only refresh tokens
     session.commit()
     log.info("password reset for user %s; every session revoked", user_id)
     return ok(ResetOut(), "Password changed: every session was signed out, sign in again.")
