@@ -45,6 +45,8 @@ class App:
             more = message.get("more_body", False)
         if scope["path"] == "/slow":
             await asyncio.sleep(0.3)
+        elif scope["path"] == "/long":  # longer than the keep-alive timeout
+            await asyncio.sleep(1.5 * KEEP_ALIVE_SECONDS)
         answer = b"app:" + body
         headers = [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(answer))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -173,14 +175,17 @@ def test_forwarded_client_from_a_trusted_proxy(server: str) -> None:
     assert r.headers["x-client"] == "10.1.2.3"
 
 
-def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(server: str) -> None:
-    request = b"POST /direct HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nk"
+@pytest.mark.parametrize(("path", "answer"), [(b"/direct", b"direct:k?"), (b"/other", b"app:k")])
+def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
+    server: str, path: bytes, answer: bytes
+) -> None:
+    request = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nk" % path
     with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as sock:
         # Busy for more than twice the timeout: every request is answered on this connection.
         until = time.monotonic() + 2.5 * KEEP_ALIVE_SECONDS
         while time.monotonic() < until:
             sock.sendall(request)
-            assert read_answers(sock, 1)[0].endswith(b"direct:k?")
+            assert read_answers(sock, 1)[0].endswith(answer)
             time.sleep(0.3 * KEEP_ALIVE_SECONDS)
         idle_from = time.monotonic()
         assert sock.recv(100) == b""  # then closed by the server once idle
@@ -199,3 +204,15 @@ def test_concurrent_clients_mixing_both_paths(server: str) -> None:
 
     expected = [(b"direct:%d?" if i % 2 else b"app:%d") % i for i in range(200)]
     assert asyncio.run(main()) == expected
+
+
+def test_a_request_longer_than_the_keep_alive_timeout_is_not_cut(server: str) -> None:
+    request = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nk"
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as sock:
+        sock.sendall(request % b"/direct")  # arms the idle timer when answered
+        assert read_answers(sock, 1)[0].endswith(b"direct:k?")
+        time.sleep(0.5 * KEEP_ALIVE_SECONDS)
+        sock.sendall(request % b"/long")  # the timer fires while this one is served
+        assert read_answers(sock, 1)[0].endswith(b"app:k")
+        sock.sendall(request % b"/direct")  # and the connection is still open after it
+        assert read_answers(sock, 1)[0].endswith(b"direct:k?")
