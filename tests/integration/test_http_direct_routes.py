@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from promkit.core.http_server import Answer, DirectRoute, DirectRouteHttpProtocol
-from support.browser import ThreadedServer, loopback_socket
+from support.browser import ThreadedServer, asgi_body, loopback_socket
 
 MAX_BODY = 1000
 KEEP_ALIVE_SECONDS = 1
@@ -37,12 +37,7 @@ class App:
         if scope["type"] != "http":
             return
         self.calls.append(scope["path"])
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body = await asgi_body(receive)
         if scope["path"] == "/slow":
             await asyncio.sleep(0.3)
         elif scope["path"] == "/long":  # longer than the keep-alive timeout
@@ -124,23 +119,26 @@ def test_a_chunked_body_is_collected_for_the_route(server: str) -> None:
     assert r.content == b"direct:" + b"a" * 10 + b"b" * 10 + b"c?"
 
 
-def test_a_failing_route_answers_500_and_closes(server: str) -> None:
+def last_answer(server: str, request: bytes) -> bytes:
+    """The one answer to ``request``, checking that the server closes the connection."""
     with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as sock:
-        sock.sendall(b"POST /direct HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nboom")
+        sock.sendall(request)
         (answer,) = read_answers(sock, 1)
-        assert answer.startswith(b"HTTP/1.1 500 ")
         assert b"connection: close\r\n" in answer
         assert sock.recv(100) == b""
+    return answer
+
+
+def test_a_failing_route_answers_500_and_closes(server: str) -> None:
+    request = b"POST /direct HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nboom"
+    answer = last_answer(server, request)
+    assert answer.startswith(b"HTTP/1.1 500 ")
     assert httpx.post(f"{server}/direct", content=b"ok").content == b"direct:ok?"
 
 
 def test_http_1_0_gets_its_answer_and_the_connection_closed(server: str) -> None:
-    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as sock:
-        sock.sendall(b"POST /direct HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
-        (answer,) = read_answers(sock, 1)
-        assert answer.endswith(b"\r\n\r\ndirect:hi?")
-        assert b"connection: close\r\n" in answer
-        assert sock.recv(100) == b""
+    answer = last_answer(server, b"POST /direct HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
+    assert answer.endswith(b"\r\n\r\ndirect:hi?")
 
 
 def test_expect_100_continue_takes_the_app_path(server: str) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from promkit.core.http_server import FLUSH_BYTES, CoalescingHttpProtocol
-from support.browser import ThreadedServer, loopback_socket
+from support.browser import ThreadedServer, asgi_body, loopback_socket
 
 BIG = 8 * 1024 * 1024
 
@@ -18,12 +18,7 @@ BIG = 8 * 1024 * 1024
 async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def,type-arg]
     if scope["type"] != "http":
         return
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
+    body = await asgi_body(receive)
     path = scope["path"]
     if path == "/stream":  # many chunks without ever yielding to the loop
         await send({"type": "http.response.start", "status": 200, "headers": []})

@@ -78,6 +78,17 @@ def save_screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
 # --------------------------------------------------------------------------- serving apps
 
 
+async def asgi_body(receive: Any) -> bytes:
+    """The whole request body an ASGI app receives."""
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
+
+
 def loopback_socket() -> socket.socket:
     """A TCP socket bound to a free loopback port, for :class:`ThreadedServer`."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
