@@ -214,3 +214,15 @@ def test_a_request_longer_than_the_keep_alive_timeout_is_not_cut(server: str) ->
         assert read_answers(sock, 1)[0].endswith(b"app:k")
         sock.sendall(request % b"/direct")  # and the connection is still open after it
         assert read_answers(sock, 1)[0].endswith(b"direct:k?")
+
+
+def test_forwarded_client_is_ignored_from_an_untrusted_peer() -> None:
+    options = {"forwarded_allow_ips": ["10.0.0.1", "10.0.0.2"]}  # not the loopback client
+    http = ThreadedServer(App(), loopback_socket(), http=DirectRouteHttpProtocol, options=options)
+    url = http.start(ready_path="/ready").url.rstrip("/")
+    try:
+        forwarded = {"X-Forwarded-For": "10.1.2.3"}
+        r = httpx.post(f"{url}/direct", content=b"p", headers=forwarded)
+        assert r.content == b"direct:p?" and r.headers["x-client"] == "127.0.0.1"
+    finally:
+        http.stop()

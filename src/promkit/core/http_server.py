@@ -16,6 +16,7 @@ and the real transport's flow control (``pause_writing``) still sees every byte.
 from __future__ import annotations
 
 import asyncio
+import functools
 import urllib.parse
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -139,7 +140,8 @@ class DirectRouteHttpProtocol(CoalescingHttpProtocol):
         app: Any = self.app
         self._proxy: ProxyHeadersMiddleware | None = None
         if isinstance(app, ProxyHeadersMiddleware):
-            self._proxy = ProxyHeadersMiddleware(_no_app, self.config.forwarded_allow_ips)
+            trusted = self.config.forwarded_allow_ips
+            self._proxy = _scope_rewriter(trusted if isinstance(trusted, str) else tuple(trusted))
             app = app.app
         routes = getattr(app, "direct_routes", None)
         self._routes: Mapping[tuple[str, str], DirectRoute] = (
@@ -307,6 +309,13 @@ class DirectRouteHttpProtocol(CoalescingHttpProtocol):
 
 async def _no_app(scope: Any, receive: Any, send: Any) -> None:
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _scope_rewriter(trusted: str | tuple[str, ...]) -> ProxyHeadersMiddleware:
+    """uvicorn's proxy-headers middleware in front of nothing: it only rewrites the scope
+    (one per setting, not one per connection: it parses the trusted hosts)."""
+    return ProxyHeadersMiddleware(_no_app, list(trusted) if isinstance(trusted, tuple) else trusted)
 
 
 async def _never() -> Any:
