@@ -58,10 +58,6 @@ class TokenService:
         }
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def user_id_from_access(self, token: str) -> int:
-        """The user id of a valid, unexpired access token; :class:`AuthError` otherwise."""
-        return self.access_claims(token)[0]
-
     def access_claims(self, token: str) -> tuple[int, float]:
         """(user id, issued at as a POSIX timestamp) of a valid, unexpired access token;
         :class:`AuthError` otherwise. The issue time has microseconds, so a token issued
